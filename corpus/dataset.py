@@ -1,0 +1,161 @@
+"""Datasets on disk: a folder of zstd Parquet parts plus `_manifest.json` (DESIGN §2).
+
+A part is written under a hidden temporary name and renamed into place, so a visible part is
+always complete. The manifest lists each part with its row count, size and SHA-256; a reader
+checks the checksum before it trusts a part, so a damaged part is reported, never read as good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from corpus.errors import CorruptPartError, DatasetError
+from corpus.schema import empty_documents
+
+MANIFEST_NAME = "_manifest.json"
+MANIFEST_FORMAT = "corpus.dataset/1"
+PART_SUFFIX = ".parquet"
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "row_group_size": 64 * 1024}
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    """One Parquet part of a dataset, as its manifest records it."""
+
+    name: str
+    rows: int
+    bytes: int
+    sha256: str
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict) -> PartInfo:
+        return cls(name=obj["name"], rows=obj["rows"], bytes=obj["bytes"], sha256=obj["sha256"])
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see either nothing or the whole file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: str | Path, obj: object) -> None:
+    write_bytes_atomic(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
+
+
+def encode_parquet(table: pa.Table) -> bytes:
+    """Parquet bytes for `table`: the same table always gives the same bytes."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.combine_chunks(), sink, **PARQUET_OPTIONS)
+    return sink.getvalue().to_pybytes()
+
+
+def write_part(table: pa.Table, directory: str | Path, stem: str) -> PartInfo:
+    """Write `table` as `directory/stem.parquet` atomically and describe it."""
+    data = encode_parquet(table)
+    name = stem + PART_SUFFIX
+    write_bytes_atomic(Path(directory) / name, data)
+    return PartInfo(name=name, rows=table.num_rows, bytes=len(data), sha256=sha256_bytes(data))
+
+
+def write_manifest(directory: str | Path, parts: list[PartInfo]) -> None:
+    """Publish the dataset in `directory`: list its parts, sorted by name."""
+    parts = sorted(parts, key=lambda p: p.name)
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "rows": sum(p.rows for p in parts),
+        "parts": [p.to_json() for p in parts],
+    }
+    write_json_atomic(Path(directory) / MANIFEST_NAME, manifest)
+
+
+def read_part_file(path: str | Path, expected_sha256: str, columns: list[str] | None = None):
+    """Read one Parquet part after checking its bytes against `expected_sha256`."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: part is missing") from None
+    actual = sha256_bytes(data)
+    if actual != expected_sha256:
+        raise CorruptPartError(
+            f"{path}: checksum mismatch (expected sha256 {expected_sha256[:12]}…, "
+            f"file has {actual[:12]}…); the part is damaged or was changed"
+        )
+    try:
+        return pq.read_table(pa.BufferReader(data), columns=columns)
+    except (pa.ArrowException, OSError) as exc:
+        raise DatasetError(f"{path}: not a readable Parquet part ({exc})") from None
+
+
+class Dataset:
+    """A published dataset: its manifest, read and checked, and its parts."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        manifest_path = self.path / MANIFEST_NAME
+        if not self.path.is_dir():
+            raise DatasetError(f"{self.path}: no such dataset folder")
+        if not manifest_path.is_file():
+            raise DatasetError(
+                f"{self.path}: not a finished dataset (no {MANIFEST_NAME}); "
+                "the stage that writes it has not completed"
+            )
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            if manifest.get("format") != MANIFEST_FORMAT:
+                raise ValueError(f"format is {manifest.get('format')!r}, not {MANIFEST_FORMAT!r}")
+            self.parts = [PartInfo.from_json(p) for p in manifest["parts"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DatasetError(f"{manifest_path}: unreadable manifest ({exc})") from None
+
+    @property
+    def num_rows(self) -> int:
+        return sum(p.rows for p in self.parts)
+
+    def read_part(self, part: PartInfo, columns: list[str] | None = None) -> pa.Table:
+        """Read one part, checked against the manifest's checksum."""
+        return read_part_file(self.path / part.name, part.sha256, columns)
+
+    def tables(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        for part in self.parts:
+            yield self.read_part(part, columns)
+
+    def read_all(self, columns: list[str] | None = None) -> pa.Table:
+        """The whole dataset as one table: for tests and small data only."""
+        tables = list(self.tables(columns))
+        if not tables:
+            empty = empty_documents()
+            return empty.select(columns) if columns else empty
+        return pa.concat_tables(tables)

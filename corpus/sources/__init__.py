@@ -1,0 +1,1 @@
+"""Sources: readers that turn raw input files into Document batches."""

@@ -1,0 +1,49 @@
+"""The stage contract: a stage's work on one Arrow table, with no Ray and no files in it (DESIGN §4).
+
+`pipelines/` turns these results into parts, commit records and stats; a filter only decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+@dataclass
+class StageResult:
+    """What a stage made of one batch: rows kept, rows rejected (with `reason`), and its counters."""
+
+    kept: pa.Table
+    rejected: pa.Table  # the rejected rows with `reason` (and `error`) columns appended
+    stats: dict = field(default_factory=dict)  # stage-specific counters, summed across batches
+
+
+def decide(table: pa.Table, reasons: Sequence[str | None] | pa.Array) -> StageResult:
+    """Split `table` by per-row drop reasons: None keeps the row, a reason names why it is dropped."""
+    reasons = pa.array(reasons, type=pa.string())
+    if len(reasons) != table.num_rows:
+        raise ValueError(f"{len(reasons)} reasons for {table.num_rows} rows")
+    dropped = pc.is_valid(reasons)
+    kept = table.filter(pc.invert(dropped))
+    rejected = table.filter(dropped)
+    rejected = rejected.append_column("reason", reasons.filter(dropped))
+    rejected = rejected.append_column("error", pa.nulls(rejected.num_rows, pa.string()))
+    return StageResult(kept=kept, rejected=rejected)
+
+
+def text_bytes(table: pa.Table) -> int:
+    """UTF-8 bytes of the `text` column."""
+    if table.num_rows == 0 or "text" not in table.column_names:
+        return 0
+    return pc.sum(pc.binary_length(table.column("text"))).as_py() or 0
+
+
+def reason_counts(rejected: pa.Table) -> dict[str, int]:
+    """Rejected rows per reason."""
+    if rejected.num_rows == 0:
+        return {}
+    counts = pc.value_counts(rejected.column("reason").combine_chunks())
+    return {c["values"].as_py(): c["counts"].as_py() for c in counts}

@@ -1,0 +1,1 @@
+"""Execution: the stage runner on Ray, pipeline configs, exactly-once resume, stats, the CLI."""

@@ -1,0 +1,183 @@
+"""The `corpus` command line. Every error a user can cause ends in one line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+import sys
+from pathlib import Path
+
+from corpus.dataset import Dataset
+from corpus.errors import CorpusError
+from corpus.schema import SOURCES
+from pipelines.config import load_pipeline
+from pipelines.executors import make_executor
+from pipelines.params import ConfigError, describe_type, parse_params
+from pipelines.pipeline import run_pipeline, run_status, stage_job, summary_line
+from pipelines.progress import Progress
+from pipelines.runner import config_hash, part_tasks, run_stage, source_tasks
+from pipelines.stages import REGISTRY, ExportJsonl, ImportJsonl, stage_params_doc
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, then the usage, exit 2 (argparse's convention)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _executor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--executor",
+        choices=("ray", "local"),
+        default="ray",
+        help="ray (default: embedded local Ray, or a cluster with --address) or local",
+    )
+    p.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else local)")
+    p.add_argument("--workers", type=_positive, help="parallel tasks (default: all CPUs)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="corpus", description="Build LLM pretraining data from raw text.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("run", help="run a pipeline config into its run folder")
+    p.add_argument("config", help="pipeline YAML, e.g. configs/demo.yaml")
+    p.add_argument("--run-dir", help="run folder (default: runs/NAME)")
+    _executor_options(p)
+
+    p = sub.add_parser("status", help="show each stage's parts done / total in a run folder")
+    p.add_argument("run_dir", metavar="RUN")
+
+    p = sub.add_parser("import", help="read JSONL / JSONL.gz / JSONL.zst documents into a dataset")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--out", required=True, metavar="DATASET")
+    p.add_argument(
+        "--source",
+        choices=SOURCES,
+        default="web",
+        help="source kind for records without one of ours (default: web)",
+    )
+    p.add_argument("--part-rows", type=_positive, default=100_000, help="most documents a part")
+    p.add_argument("--part-mb", type=_positive, default=64, help="most MB of input a part")
+    _executor_options(p)
+
+    p = sub.add_parser("export", help="write a dataset as dolma-style JSONL(.gz|.zst)")
+    p.add_argument("dataset", metavar="DATASET")
+    p.add_argument("--out", required=True, metavar="FILE")
+    _executor_options(p)
+
+    sub.add_parser("stages", help="list the stage types a pipeline config can use")
+    return parser
+
+
+def cmd_run(args) -> int:
+    spec = load_pipeline(args.config)
+    run_dir = Path(args.run_dir or Path("runs") / spec.name)
+    executor = make_executor(args.executor, args.address, args.workers)
+    try:
+        run_pipeline(spec, run_dir, executor, log=_log)
+    finally:
+        executor.close()
+    _log(f"report: {run_dir / 'report' / 'report.json'}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    rows = run_status(Path(args.run_dir))
+    print(f"{'stage':<20} {'type':<20} {'parts':>11}  state")
+    for r in rows:
+        parts = f"{r['done']}/{r['total']}" if r["total"] is not None else "-"
+        print(f"{r['stage']:<20} {r['type']:<20} {parts:>11}  {r['state']}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    raw = {
+        "paths": args.files,
+        "source": args.source,
+        "part_rows": args.part_rows,
+        "part_mb": args.part_mb,
+    }
+    params = parse_params(ImportJsonl.Params, raw, "corpus import")
+    stage = ImportJsonl(params)
+    out = Path(args.out)
+    tasks = source_tasks(stage)
+    chash = config_hash(ImportJsonl.type_name, ImportJsonl.version, raw, "")
+    job = stage_job("import", ImportJsonl, raw, chash, out, out / "_state")
+    job = dataclasses.replace(job, kept_dir=str(out), rejected_dir=str(out / "_rejected"))
+    _run_one(args, job, tasks)
+    return 0
+
+
+def cmd_export(args) -> int:
+    dataset = Dataset(args.dataset)
+    out = Path(args.out).resolve()
+    raw = {"path": str(out)}
+    parse_params(ExportJsonl.Params, raw, "corpus export --out")
+    chash = config_hash(ExportJsonl.type_name, ExportJsonl.version, raw, "")
+    state = out.parent / f".{out.name}.state"
+    job = stage_job("export", ExportJsonl, raw, chash, out.parent, state)
+    _run_one(args, job, part_tasks(dataset))
+    shutil.rmtree(state, ignore_errors=True)  # a finished export keeps nothing to resume
+    return 0
+
+
+def _run_one(args, job, tasks) -> None:
+    executor = make_executor(args.executor, args.address, args.workers)
+    try:
+        outcome = run_stage(job, tasks, executor, progress=Progress(job.name), log=_log)
+    finally:
+        executor.close()
+    _log(summary_line(outcome))
+
+
+def cmd_stages(args) -> int:
+    for name in sorted(REGISTRY):
+        cls = REGISTRY[name]
+        print(f"{name} ({cls.kind}): {(cls.__doc__ or '').strip()}")
+        for pname, hint, default in stage_params_doc(cls):
+            print(f"    {pname}: {describe_type(hint)} = {default!r}")
+    return 0
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "status": cmd_status,
+    "import": cmd_import,
+    "export": cmd_export,
+    "stages": cmd_stages,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"corpus {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except CorpusError as exc:
+        print(f"corpus {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"corpus {args.command}: interrupted; run it again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Pipeline configs: a YAML file naming stages and their parameters, checked on load.
+
+```yaml
+name: demo
+stages:
+  - stage: import_jsonl          # a registered stage type, or module:Class
+    paths: [data/*.jsonl.zst]    # every other key is a parameter of that stage type
+  - stage: length_filter
+    name: filter                 # the stage's folder in the run (default: its type)
+    min_words: 50                # input: defaults to the closest earlier non-sink stage
+```
+Every error names the file and the key, in one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from corpus.dataset import MANIFEST_NAME
+from pipelines.params import ConfigError, parse_params
+from pipelines.stages import SinkStage, SourceStage, Stage, stage_class
+
+TOP_KEYS = ("name", "description", "stages")
+NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+RESERVED_NAMES = {"report"}
+
+
+@dataclass
+class StageSpec:
+    """One stage of a pipeline, as its config gives it."""
+
+    index: int
+    name: str
+    cls: type[Stage]
+    params: object  # an instance of cls.Params
+    input: str | None = None  # an earlier stage's name
+    input_dataset: Path | None = None  # or a dataset folder outside the run
+
+    @property
+    def params_dict(self) -> dict:
+        return dataclasses.asdict(self.params)
+
+
+@dataclass
+class PipelineSpec:
+    path: Path
+    name: str
+    description: str
+    stages: list[StageSpec]
+
+
+def load_pipeline(path: str | Path) -> PipelineSpec:
+    """Read and check a pipeline config; raise ConfigError naming the file and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no such config file: {path}")
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"{path}: not valid YAML ({problem}{where})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: must be a mapping with a 'stages' list")
+    for key in doc:
+        if key not in TOP_KEYS:
+            raise ConfigError(f"{path}: unknown key '{key}' (known keys: {', '.join(TOP_KEYS)})")
+    name = doc.get("name", path.stem)
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ConfigError(f"{path}: name must be lowercase letters, digits, - or _, got {name!r}")
+    description = doc.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(f"{path}: description must be a string")
+    raw_stages = doc.get("stages")
+    if not isinstance(raw_stages, list) or not raw_stages:
+        raise ConfigError(f"{path}: stages must be a non-empty list")
+    stages: list[StageSpec] = []
+    for i, raw in enumerate(raw_stages):
+        stages.append(_stage_spec(path, i, raw, stages))
+    return PipelineSpec(path=path, name=name, description=description, stages=stages)
+
+
+def _stage_spec(path: Path, index: int, raw: object, earlier: list[StageSpec]) -> StageSpec:
+    where = f"{path}: stages[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping with a 'stage' key")
+    raw = dict(raw)
+    type_name = raw.pop("stage", None)
+    if not isinstance(type_name, str):
+        raise ConfigError(f"{where}: missing 'stage' (the stage type to run)")
+    try:
+        cls = stage_class(type_name)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.stage: {exc}") from None
+    name = raw.pop("name", type_name)
+    if not isinstance(name, str) or not NAME_RE.match(name) or name in RESERVED_NAMES:
+        raise ConfigError(
+            f"{where}.name must be lowercase letters, digits, - or _ (not 'report'), got {name!r}"
+        )
+    if any(s.name == name for s in earlier):
+        raise ConfigError(f"{where}.name: another stage is already called '{name}'")
+    input_ref = raw.pop("input", None)
+    params = parse_params(cls.Params, raw, where)
+    spec = StageSpec(index=index, name=name, cls=cls, params=params)
+    if issubclass(cls, SourceStage):
+        if input_ref is not None:
+            raise ConfigError(f"{where}.input: a source stage reads files, not another stage")
+        try:
+            cls(params).input_files()
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.paths: {exc}") from None
+        return spec
+    _resolve_input(spec, input_ref, earlier, where)
+    return spec
+
+
+def _resolve_input(spec: StageSpec, ref: object, earlier: list[StageSpec], where: str) -> None:
+    producers = [s for s in earlier if not issubclass(s.cls, SinkStage)]
+    if ref is None:
+        if not producers:
+            raise ConfigError(f"{where}: needs an input; put a source stage before it or set input")
+        spec.input = producers[-1].name
+    elif not isinstance(ref, str):
+        raise ConfigError(f"{where}.input must be a stage name or a dataset folder, got {ref!r}")
+    elif any(s.name == ref for s in producers):
+        spec.input = ref
+    elif (Path(ref) / MANIFEST_NAME).is_file():
+        spec.input_dataset = Path(ref).resolve()
+    else:
+        raise ConfigError(
+            f"{where}.input: '{ref}' is neither an earlier stage nor a dataset folder"
+        )

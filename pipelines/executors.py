@@ -1,0 +1,89 @@
+"""Executors: where a stage's tasks run. `local` runs them in this process, one after another;
+`ray` runs them as Ray tasks, on an embedded local instance or on a cluster (`--address`).
+Both run the same task function, so both give the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+
+from corpus.errors import CorpusError
+from pipelines.params import ConfigError
+
+
+class LocalExecutor:
+    """Tasks in this process, in order: for tests, debugging and small inputs."""
+
+    name = "local"
+
+    def map_unordered(self, fn: Callable, calls: Iterable[tuple]) -> Iterator:
+        for args in calls:
+            yield fn(*args)
+
+    def close(self) -> None:
+        pass
+
+
+class RayExecutor:
+    """Tasks on Ray, at most `workers` at a time; one task per part, never per document."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, workers: int | None = None):
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
+        import ray
+
+        self._ray = ray
+        self._owns_ray = False
+        address = address or os.environ.get("RAY_ADDRESS")
+        if not ray.is_initialized():
+            options = {"include_dashboard": False, "logging_level": "WARNING"}
+            try:
+                if address:
+                    ray.init(address=address, **options)
+                else:
+                    ray.init(num_cpus=workers or os.cpu_count(), **options)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+                raise CorpusError(f"cannot start or reach {where}: {exc}") from None
+            self._owns_ray = True
+        self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._remote: dict[Callable, object] = {}
+
+    def map_unordered(self, fn: Callable, calls: Iterable[tuple]) -> Iterator:
+        ray = self._ray
+        remote = self._remote.get(fn)
+        if remote is None:
+            # retries cover a worker process that dies; a task is idempotent, so a retry is safe
+            remote = self._remote[fn] = ray.remote(num_cpus=1, max_retries=3)(fn)
+        queue = list(calls)
+        queue.reverse()
+        in_flight: list = []
+        while queue or in_flight:
+            while queue and len(in_flight) < self.workers:
+                in_flight.append(remote.remote(*queue.pop()))
+            done, in_flight = ray.wait(in_flight, num_returns=1)
+            try:
+                yield ray.get(done[0])
+            except ray.exceptions.RayTaskError as exc:
+                if isinstance(exc.cause, CorpusError):
+                    raise exc.cause from None
+                raise
+
+    def close(self) -> None:
+        if self._owns_ray:
+            self._ray.shutdown()
+
+
+def make_executor(name: str, address: str | None = None, workers: int | None = None):
+    """The executor called `name`; `address` and `workers` apply to `ray`."""
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if name == "local":
+        if address:
+            raise ConfigError("--address needs --executor ray")
+        return LocalExecutor()
+    if name == "ray":
+        return RayExecutor(address=address, workers=workers)
+    raise ConfigError(f"unknown executor '{name}' (use local or ray)")

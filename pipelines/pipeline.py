@@ -1,0 +1,191 @@
+"""Run a pipeline of stages into a run folder laid out as DESIGN §3, and report what each did.
+
+RUN/<stage>/kept and RUN/<stage>/rejected hold each stage's datasets (a sink writes its files in
+RUN/<stage>/), RUN/_state/<stage>/ its commit records, RUN/report/report.json the merged stats.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+from corpus.dataset import Dataset, write_json_atomic
+from pipelines.config import PipelineSpec, StageSpec
+from pipelines.params import ConfigError
+from pipelines.progress import Progress
+from pipelines.runner import (
+    PLAN_RECORD,
+    STAGE_RECORD,
+    StageJob,
+    StageOutcome,
+    Task,
+    config_hash,
+    load_record,
+    part_tasks,
+    run_stage,
+    source_tasks,
+)
+from pipelines.stages import SourceStage
+
+PIPELINE_RECORD = "pipeline.json"
+
+
+def stage_job(name: str, spec_cls, params: dict, chash: str, stage_dir: Path, state_dir: Path):
+    return StageJob(
+        name=name,
+        stage_type=spec_cls.type_name,
+        params=params,
+        config_hash=chash,
+        out_dir=str(stage_dir),
+        kept_dir=str(stage_dir / "kept"),
+        rejected_dir=str(stage_dir / "rejected"),
+        state_dir=str(state_dir),
+    )
+
+
+def claim_run_dir(run_dir: Path, spec: PipelineSpec) -> None:
+    """Make `run_dir` this pipeline's, or stop if it holds another pipeline or foreign files."""
+    record_path = run_dir / "_state" / PIPELINE_RECORD
+    if record_path.is_file():
+        other = json.loads(record_path.read_text())
+        if other.get("name") != spec.name:
+            raise ConfigError(
+                f"run folder {run_dir} holds pipeline '{other.get('name')}' "
+                f"(from {other.get('config')}), not '{spec.name}'; choose another --run-dir"
+            )
+    elif run_dir.is_dir() and any(run_dir.iterdir()):
+        raise ConfigError(
+            f"run folder {run_dir} is not empty and was not made by corpus; "
+            "choose another --run-dir"
+        )
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "name": spec.name,
+        "config": str(spec.path),
+        "stages": [{"name": s.name, "type": s.cls.type_name} for s in spec.stages],
+    }
+    write_json_atomic(record_path, record)
+
+
+def run_pipeline(
+    spec: PipelineSpec, run_dir: Path, executor, log: Callable[[str], None] = print
+) -> dict:
+    """Run every stage of `spec` in order, reusing committed work; returns the report."""
+    start = time.perf_counter()
+    claim_run_dir(run_dir, spec)
+    hashes: dict[str, str] = {}
+    outcomes: list[StageOutcome] = []
+    for st in spec.stages:
+        tasks, upstream = _plan_stage(st, run_dir, hashes)
+        chash = config_hash(st.cls.type_name, st.cls.version, st.params_dict, upstream)
+        hashes[st.name] = chash
+        job = stage_job(
+            st.name, st.cls, st.params_dict, chash, run_dir / st.name, run_dir / "_state" / st.name
+        )
+        outcome = run_stage(job, tasks, executor, progress=Progress(st.name), log=log)
+        outcomes.append(outcome)
+        log(summary_line(outcome))
+    report = build_report(spec, run_dir, executor.name, outcomes, time.perf_counter() - start)
+    (run_dir / "report").mkdir(exist_ok=True)
+    write_json_atomic(run_dir / "report" / "report.json", report)
+    return report
+
+
+def _plan_stage(st: StageSpec, run_dir: Path, hashes: dict[str, str]) -> tuple[list[Task], str]:
+    if issubclass(st.cls, SourceStage):
+        return source_tasks(st.cls(st.params)), ""
+    if st.input is not None:
+        return part_tasks(Dataset(run_dir / st.input / "kept")), hashes[st.input]
+    return part_tasks(Dataset(st.input_dataset)), ""
+
+
+def summary_line(o: StageOutcome) -> str:
+    s = o.stats
+    reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(s.get("rejected", {}).items()))
+    dropped = f", {s.get('docs_rejected', 0):,} rejected ({reasons})" if reasons else ""
+    reused = f" ({o.reused} reused)" if o.reused else ""
+    return (
+        f"[{o.name}] {o.tasks} parts{reused}: {s.get('docs_in', 0):,} docs in, "
+        f"{s.get('docs_out', 0):,} out{dropped}; {o.wall_s:.1f} s"
+    )
+
+
+def build_report(
+    spec: PipelineSpec, run_dir: Path, executor: str, outcomes: list[StageOutcome], wall_s: float
+) -> dict:
+    """The run's facts and each stage's counts, as report.json holds them."""
+    stages = []
+    for o in outcomes:
+        s = o.stats
+        task_s = s.get("task_s", 0.0)
+        stages.append(
+            {
+                "name": o.name,
+                "kind": o.kind,
+                "tasks": o.tasks,
+                "reused": o.reused,
+                "docs_in": s.get("docs_in", 0),
+                "docs_out": s.get("docs_out", 0),
+                "docs_rejected": s.get("docs_rejected", 0),
+                "bytes_in": s.get("bytes_in", 0),
+                "bytes_out": s.get("bytes_out", 0),
+                "rejected": dict(sorted(s.get("rejected", {}).items())),
+                "counters": s.get("counters", {}),
+                "wall_s": round(o.wall_s, 3),
+                "task_s": round(task_s, 3),
+                "docs_per_task_s": round(s.get("docs_in", 0) / task_s, 1) if task_s else None,
+            }
+        )
+    return {
+        "pipeline": spec.name,
+        "config": str(spec.path),
+        "run_dir": str(run_dir),
+        "executor": executor,
+        "versions": _versions(),
+        "wall_s": round(wall_s, 3),
+        "stages": stages,
+    }
+
+
+def _versions() -> dict:
+    versions = {"python": platform.python_version()}
+    for package in ("corpus", "pyarrow", "ray", "zstandard"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def run_status(run_dir: Path) -> list[dict]:
+    """Each stage's committed parts out of its planned parts, from the run's records alone."""
+    record_path = run_dir / "_state" / PIPELINE_RECORD
+    if not record_path.is_file():
+        raise ConfigError(f"{run_dir}: not a run folder (no _state/{PIPELINE_RECORD})")
+    pipeline = json.loads(record_path.read_text())
+    rows = []
+    for stage in pipeline["stages"]:
+        state_dir = run_dir / "_state" / stage["name"]
+        row = {"stage": stage["name"], "type": stage["type"], "done": 0, "total": None}
+        try:
+            plan = json.loads((state_dir / PLAN_RECORD).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            rows.append({**row, "state": "not started"})
+            continue
+        done = 0
+        for key, fingerprint in plan["tasks"].items():
+            rec = load_record(state_dir, key)
+            if (
+                rec
+                and rec["config_hash"] == plan["config_hash"]
+                and rec["fingerprint"] == fingerprint
+            ):
+                done += 1
+        complete = (state_dir / STAGE_RECORD).is_file()
+        state = "done" if complete else ("partial" if done else "started")
+        rows.append({**row, "done": done, "total": len(plan["tasks"]), "state": state})
+    return rows

@@ -1,0 +1,345 @@
+"""Run one stage over its tasks, exactly once (DESIGN §4).
+
+A task writes each output part under a temporary name, renames it into place, then writes its
+commit record (config hash, input fingerprint, output parts with checksums, stats). A re-run
+reuses a task whose record matches the config hash and the input and whose outputs still match
+their checksums, and redoes the rest. A stage publishes its datasets (the manifests) only when
+every task is committed, so the next stage never sees a partial stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from corpus.dataset import (
+    MANIFEST_NAME,
+    Dataset,
+    PartInfo,
+    read_part_file,
+    sha256_file,
+    write_json_atomic,
+    write_manifest,
+    write_part,
+)
+from corpus.schema import conform
+from corpus.stage import StageResult, reason_counts, text_bytes
+from pipelines.params import parse_params
+from pipelines.progress import Progress
+from pipelines.stages import MapStage, SinkStage, SourceStage, Stage, stage_class
+
+STAGE_RECORD = "_stage.json"  # written when every task is committed and outputs are published
+PLAN_RECORD = "_plan.json"  # the tasks of the stage's current run, for `corpus status`
+
+
+@dataclass(frozen=True)
+class StageJob:
+    """Everything a task needs to do its share of one stage; small, so it travels to workers."""
+
+    name: str  # the stage's name in its pipeline, used in messages
+    stage_type: str
+    params: dict
+    config_hash: str
+    out_dir: str  # a sink's output folder
+    kept_dir: str
+    rejected_dir: str
+    state_dir: str
+
+    def build(self) -> Stage:
+        cls = stage_class(self.stage_type)
+        return cls(parse_params(cls.Params, self.params, f"stage {self.name}"))
+
+    @property
+    def fragments_dir(self) -> Path:
+        return Path(self.state_dir) / "fragments"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: one input file (sources) or one input part (maps and sinks)."""
+
+    key: str  # names the commit record and the outputs' stem
+    input_path: str
+    fingerprint: str  # a part's sha256, or a file's path, size and mtime
+
+
+@dataclass
+class StageOutcome:
+    """What a stage did in this run: its tasks' merged stats, and how many were reused."""
+
+    name: str
+    kind: str
+    tasks: int
+    reused: int
+    wall_s: float
+    stats: dict = field(default_factory=dict)
+
+
+def config_hash(stage_type: str, version: int, params: dict, upstream: str) -> str:
+    """A hash of what determines a stage's output, chained to the stage before it."""
+    doc = {"type": stage_type, "version": version, "params": params, "upstream": upstream}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def source_tasks(stage: SourceStage) -> list[Task]:
+    tasks = []
+    for i, path in enumerate(stage.input_files()):
+        st = path.stat()
+        fingerprint = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+        tasks.append(Task(key=f"part-{i:05d}", input_path=str(path), fingerprint=fingerprint))
+    return tasks
+
+
+def part_tasks(dataset: Dataset) -> list[Task]:
+    return [
+        Task(
+            key=p.name.removesuffix(".parquet"),
+            input_path=str(dataset.path / p.name),
+            fingerprint=p.sha256,
+        )
+        for p in dataset.parts
+    ]
+
+
+def merge_stats(total: dict, more: dict) -> dict:
+    """Add counters in `more` into `total`, recursively; returns `total`."""
+    for key, value in more.items():
+        if isinstance(value, dict):
+            merge_stats(total.setdefault(key, {}), value)
+        else:
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+# --- one task, run by a worker -------------------------------------------------------------
+
+
+def execute_task(job: StageJob, task: Task) -> dict:
+    """Do one task of `job` and commit it; returns its commit record."""
+    start = time.perf_counter()
+    stage = job.build()
+    record = {"task": task.key, "config_hash": job.config_hash, "fingerprint": task.fingerprint}
+    if isinstance(stage, SourceStage):
+        kept, rejected = [], []
+        stats = {"counters": {"input_file_bytes": Path(task.input_path).stat().st_size}}
+        for i, result in enumerate(stage.read(Path(task.input_path))):
+            stem = f"{task.key}-{i:04d}"
+            _write_result(job, result, stem, kept, rejected)
+            merge_stats(stats, _result_stats(result, None))
+        record.update(kept=kept, rejected=rejected, stats=stats)
+    else:
+        table = read_part_file(task.input_path, task.fingerprint)
+        if isinstance(stage, MapStage):
+            result = stage.process(table)
+            kept, rejected = [], []
+            _write_result(job, result, task.key, kept, rejected)
+            record.update(kept=kept, rejected=rejected, stats=_result_stats(result, table))
+        elif isinstance(stage, SinkStage):
+            job.fragments_dir.mkdir(parents=True, exist_ok=True)
+            fragment = job.fragments_dir / f"{task.key}.fragment"
+            tmp = fragment.with_name(f".{fragment.name}.tmp")
+            stage.fragment(table, tmp)
+            tmp.replace(fragment)
+            record["fragment"] = {"name": fragment.name, "sha256": sha256_file(fragment)}
+            n, b = table.num_rows, text_bytes(table)
+            record["stats"] = {"docs_in": n, "bytes_in": b, "docs_out": n, "bytes_out": b}
+    record["stats"]["task_s"] = round(time.perf_counter() - start, 6)
+    write_json_atomic(Path(job.state_dir) / f"{task.key}.json", record)
+    return record
+
+
+def _write_result(job: StageJob, result: StageResult, stem: str, kept: list, rejected: list):
+    if result.kept.num_rows:
+        kept.append(write_part(conform(result.kept), job.kept_dir, stem).to_json())
+    if result.rejected.num_rows:
+        rejected.append(write_part(result.rejected, job.rejected_dir, stem).to_json())
+
+
+def _result_stats(result: StageResult, table: pa.Table | None) -> dict:
+    stats = {
+        "docs_out": result.kept.num_rows,
+        "bytes_out": text_bytes(result.kept),
+        "docs_rejected": result.rejected.num_rows,
+        "rejected": reason_counts(result.rejected),
+    }
+    if table is None:  # a source: what it read is what it kept plus what it rejected
+        stats["docs_in"] = result.kept.num_rows + result.rejected.num_rows
+        stats["bytes_in"] = stats["bytes_out"] + text_bytes(result.rejected)
+    else:
+        stats["docs_in"], stats["bytes_in"] = table.num_rows, text_bytes(table)
+    if result.stats:
+        stats["counters"] = dict(result.stats)
+    return stats
+
+
+# --- the stage, run by the driver -----------------------------------------------------------
+
+
+def reusable(job: StageJob, task: Task, record: dict | None, base: dict[str, Path]) -> str | None:
+    """None if `record` commits `task` under this config with intact outputs, else why not."""
+    if record is None:
+        return "not done"
+    if record.get("config_hash") != job.config_hash:
+        return "config changed"
+    if record.get("fingerprint") != task.fingerprint:
+        return "input changed"
+    for kind in ("kept", "rejected"):
+        for part in record.get(kind, []):
+            path = base[kind] / part["name"]
+            if not path.is_file() or sha256_file(path) != part["sha256"]:
+                return f"output {path} is missing or fails its checksum"
+    fragment = record.get("fragment")
+    if fragment:
+        path = base["fragment"] / fragment["name"]
+        if not path.is_file() or sha256_file(path) != fragment["sha256"]:
+            return f"output {path} is missing or fails its checksum"
+    return None
+
+
+def load_record(state_dir: Path, key: str) -> dict | None:
+    try:
+        return json.loads((state_dir / f"{key}.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def run_stage(
+    job: StageJob,
+    tasks: list[Task],
+    executor,
+    progress: Progress | None = None,
+    log: Callable[[str], None] = print,
+) -> StageOutcome:
+    """Run the tasks of `job` that are not already committed, then publish the stage."""
+    start = time.perf_counter()
+    stage = job.build()
+    state_dir = Path(job.state_dir)
+    base = {"kept": Path(job.kept_dir), "rejected": Path(job.rejected_dir)}
+    base["fragment"] = job.fragments_dir
+    state_dir.mkdir(parents=True, exist_ok=True)
+    if not isinstance(stage, SinkStage):
+        base["kept"].mkdir(parents=True, exist_ok=True)
+        base["rejected"].mkdir(parents=True, exist_ok=True)
+
+    if _stage_complete(job, stage, tasks):
+        records = {t.key: load_record(state_dir, t.key) for t in tasks}
+        return _outcome(job, stage, records, len(tasks), start)
+
+    records, pending = {}, []
+    for task in tasks:
+        record = load_record(state_dir, task.key)
+        problem = reusable(job, task, record, base)
+        if problem is None:
+            records[task.key] = record
+        else:
+            if problem.startswith("output"):
+                log(f"[{job.name}] {task.key}: {problem}; redoing it")
+            pending.append(task)
+    reused = len(records)
+    if pending:
+        _unpublish(job, stage)
+        write_json_atomic(state_dir / PLAN_RECORD, _plan(job, tasks))
+    if progress:
+        progress.begin(len(tasks), reused)
+    for record in executor.map_unordered(execute_task, [(job, t) for t in pending]):
+        records[record["task"]] = record
+        if progress:
+            progress(record)
+    if progress:
+        progress.close()
+    _publish(job, stage, tasks, records)
+    return _outcome(job, stage, records, reused, start)
+
+
+def _stage_complete(job: StageJob, stage: Stage, tasks: list[Task]) -> bool:
+    """True if the stage record matches these tasks and config and its published outputs hold."""
+    path = Path(job.state_dir) / STAGE_RECORD
+    try:
+        done = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return False
+    if done.get("config_hash") != job.config_hash:
+        return False
+    if done.get("tasks") != {t.key: t.fingerprint for t in tasks}:
+        return False
+    for output in done.get("outputs", []):
+        p = Path(output["path"])
+        if not p.is_file() or sha256_file(p) != output["sha256"]:
+            return False
+    if isinstance(stage, SinkStage):
+        return True
+    # maps and sources: every committed part must still be intact
+    base = {"kept": Path(job.kept_dir), "rejected": Path(job.rejected_dir)}
+    for task in tasks:
+        if reusable(job, task, load_record(Path(job.state_dir), task.key), base) is not None:
+            return False
+    return True
+
+
+def _unpublish(job: StageJob, stage: Stage) -> None:
+    """Withdraw the stage's published outputs before any of its parts change."""
+    (Path(job.state_dir) / STAGE_RECORD).unlink(missing_ok=True)
+    for d in (job.kept_dir, job.rejected_dir):
+        (Path(d) / MANIFEST_NAME).unlink(missing_ok=True)
+
+
+def _publish(job: StageJob, stage: Stage, tasks: list[Task], records: dict[str, dict]) -> None:
+    """Write the manifests (or a sink's outputs), drop stale files, and record the stage done."""
+    state_dir = Path(job.state_dir)
+    keep_names = {f"{t.key}.json" for t in tasks} | {STAGE_RECORD, PLAN_RECORD}
+    outputs = []
+    if isinstance(stage, SinkStage):
+        fragments = [job.fragments_dir / records[t.key]["fragment"]["name"] for t in tasks]
+        stage.finish(fragments, Path(job.out_dir))
+        outputs = [
+            {"path": str(p), "sha256": sha256_file(p)} for p in stage.outputs(Path(job.out_dir))
+        ]
+        shutil.rmtree(job.fragments_dir, ignore_errors=True)
+    else:
+        for kind, directory in (("kept", job.kept_dir), ("rejected", job.rejected_dir)):
+            parts = [PartInfo.from_json(p) for t in tasks for p in records[t.key][kind]]
+            _remove_stale(Path(directory), {p.name for p in parts})
+            write_manifest(directory, parts)
+    for stale in state_dir.glob("*.json"):
+        if stale.name not in keep_names:
+            stale.unlink()
+    write_json_atomic(state_dir / PLAN_RECORD, _plan(job, tasks))
+    write_json_atomic(state_dir / STAGE_RECORD, {**_plan(job, tasks), "outputs": outputs})
+
+
+def _plan(job: StageJob, tasks: list[Task]) -> dict:
+    return {
+        "stage": job.name,
+        "type": job.stage_type,
+        "config_hash": job.config_hash,
+        "tasks": {t.key: t.fingerprint for t in tasks},
+    }
+
+
+def _remove_stale(directory: Path, keep: set[str]) -> None:
+    """Remove parts no task of this run committed, and temporary files of killed tasks."""
+    for path in directory.iterdir():
+        ours = path.name.startswith(".") or path.name.endswith(".parquet")
+        if ours and path.is_file() and path.name not in keep:
+            path.unlink(missing_ok=True)
+
+
+def _outcome(job: StageJob, stage: Stage, records: dict, reused: int, start: float) -> StageOutcome:
+    stats: dict = {}
+    for key in sorted(records):
+        merge_stats(stats, records[key].get("stats", {}))
+    return StageOutcome(
+        name=job.name,
+        kind=stage.kind,
+        tasks=len(records),
+        reused=reused,
+        wall_s=time.perf_counter() - start,
+        stats=stats,
+    )

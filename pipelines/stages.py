@@ -1,0 +1,222 @@
+"""Stage types, registered by name (as Dolma registers taggers); a config names them in `stage:`.
+
+A stage type wraps a plain function from `corpus` or `filters` and declares its parameters as a
+`Params` dataclass. Three kinds exist:
+- a source reads input files into documents (one task per file, one or more parts per task);
+- a map turns one part into kept and rejected rows (one task per part);
+- a sink serializes each part into a fragment, then joins the fragments into its output files.
+A stage outside this module is named by its import path, `package.module:ClassName`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import importlib
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import pyarrow as pa
+
+from corpus.compression import open_output
+from corpus.sources.jsonl import read_jsonl, write_jsonl
+from corpus.stage import StageResult
+from filters.length import LengthThresholds, length_filter
+from pipelines.params import ConfigError
+
+REGISTRY: dict[str, type[Stage]] = {}
+
+
+def register(name: str):
+    """Class decorator: make a stage type available to configs under `name`."""
+
+    def add(cls: type[Stage]) -> type[Stage]:
+        cls.type_name = name
+        REGISTRY[name] = cls
+        return cls
+
+    return add
+
+
+def stage_class(name: str) -> type[Stage]:
+    """The stage type registered as `name`, or imported from `module:Class`."""
+    if name in REGISTRY:
+        return REGISTRY[name]
+    if ":" in name:
+        module_name, _, class_name = name.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"cannot load stage '{name}': {exc}") from None
+        if not (isinstance(cls, type) and issubclass(cls, Stage)):
+            raise ConfigError(f"'{name}' is not a stage class")
+        cls.type_name = name
+        return cls
+    known = ", ".join(sorted(REGISTRY))
+    raise ConfigError(f"unknown stage '{name}' (known stages: {known})")
+
+
+class Stage:
+    """A stage type: its parameters and its work on one unit of input."""
+
+    kind: ClassVar[str]
+    type_name: ClassVar[str] = ""
+    version: ClassVar[int] = 1  # bump when the same parameters start giving different output
+
+    @dataclass(frozen=True)
+    class Params:
+        pass
+
+    def __init__(self, params):
+        self.params = params
+
+
+class SourceStage(Stage):
+    """Reads external files into documents."""
+
+    kind = "source"
+
+    def input_files(self) -> list[Path]:
+        """The files this source reads, in a fixed order."""
+        raise NotImplementedError
+
+    def read(self, path: Path) -> Iterator[StageResult]:
+        """The documents of one file, in batches; each batch becomes a part."""
+        raise NotImplementedError
+
+
+class MapStage(Stage):
+    """Turns one part of documents into kept and rejected rows."""
+
+    kind = "map"
+
+    def process(self, table: pa.Table) -> StageResult:
+        raise NotImplementedError
+
+
+class SinkStage(Stage):
+    """Writes documents out of the dataset format."""
+
+    kind = "sink"
+
+    def fragment(self, table: pa.Table, path: Path) -> None:
+        """Write one part's share of the output to `path`."""
+        raise NotImplementedError
+
+    def outputs(self, out_dir: Path) -> list[Path]:
+        """The files `finish` writes."""
+        raise NotImplementedError
+
+    def finish(self, fragments: list[Path], out_dir: Path) -> None:
+        """Join the fragments, in part order, into the output files."""
+        raise NotImplementedError
+
+
+def expand_paths(patterns: list[str]) -> list[Path]:
+    """Files named by paths or glob patterns (sorted per pattern); a missing one is an error."""
+    files: list[Path] = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
+            matches = [p for p in matches if p.is_file()]
+            if not matches:
+                raise ConfigError(f"no file matches '{pattern}'")
+            files.extend(matches)
+        else:
+            path = Path(pattern)
+            if not path.is_file():
+                raise ConfigError(f"no such file: {pattern}")
+            files.append(path)
+    return [p.resolve() for p in files]
+
+
+@register("import_jsonl")
+class ImportJsonl(SourceStage):
+    """Dolma-style JSONL documents (plain, .gz or .zst) into the Document record."""
+
+    @dataclass(frozen=True)
+    class Params:
+        paths: list[str]
+        source: Literal["web", "article", "book", "forum", "social"] = "web"
+        part_rows: int = 100_000
+        part_mb: int = 64
+        max_doc_mb: int = 64
+
+        def __post_init__(self):
+            if min(self.part_rows, self.part_mb, self.max_doc_mb) < 1:
+                raise ValueError("part_rows, part_mb and max_doc_mb must be at least 1")
+
+    def input_files(self) -> list[Path]:
+        return expand_paths(self.params.paths)
+
+    def read(self, path: Path) -> Iterator[StageResult]:
+        p = self.params
+        return read_jsonl(
+            path,
+            default_source=p.source,
+            max_doc_bytes=p.max_doc_mb << 20,
+            part_rows=p.part_rows,
+            part_bytes=p.part_mb << 20,
+        )
+
+
+@register("length_filter")
+class LengthFilter(MapStage):
+    """Drop documents with too few or too many characters or words."""
+
+    @dataclass(frozen=True)
+    class Params:
+        min_chars: int = 0
+        max_chars: int | None = None
+        min_words: int = 0
+        max_words: int | None = None
+
+    def process(self, table: pa.Table) -> StageResult:
+        p = self.params
+        limits = LengthThresholds(p.min_chars, p.max_chars, p.min_words, p.max_words)
+        return length_filter(table, limits)
+
+
+@register("export_jsonl")
+class ExportJsonl(SinkStage):
+    """Documents as dolma-style JSON lines in one file, compressed by its suffix (.zst, .gz)."""
+
+    @dataclass(frozen=True)
+    class Params:
+        path: str = "documents.jsonl.zst"  # relative to the stage's folder unless absolute
+
+        def __post_init__(self):
+            if not self.path.endswith((".jsonl", ".jsonl.gz", ".jsonl.zst")):
+                raise ValueError(f"path must end in .jsonl, .jsonl.gz or .jsonl.zst: {self.path}")
+
+    def fragment(self, table: pa.Table, path: Path) -> None:
+        with open(path, "wb") as f:
+            write_jsonl(table, f)
+
+    def outputs(self, out_dir: Path) -> list[Path]:
+        return [out_dir / self.params.path]
+
+    def finish(self, fragments: list[Path], out_dir: Path) -> None:
+        # one compressed stream, not concatenated frames: many zstd readers stop after one frame
+        (target,) = self.outputs(out_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".tmp-{target.name}")  # keeps the suffix that picks compression
+        with open_output(tmp) as out:
+            for fragment in fragments:
+                with open(fragment, "rb") as f:
+                    while chunk := f.read(1 << 22):
+                        out.write(chunk)
+        tmp.replace(target)
+
+
+def stage_params_doc(cls: type[Stage]) -> list[tuple[str, str, object]]:
+    """(name, type, default) for each parameter of a stage type, for `corpus stages`."""
+    hints = typing.get_type_hints(cls.Params)
+    rows = []
+    for f in dataclasses.fields(cls.Params):
+        default = f.default if f.default is not dataclasses.MISSING else "(required)"
+        rows.append((f.name, hints[f.name], default))
+    return rows
