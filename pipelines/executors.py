@@ -42,8 +42,8 @@ class RayExecutor:
             try:
                 if address:
                     ray.init(address=address, **options)
-                else:
-                    ray.init(num_cpus=workers or os.cpu_count(), **options)
+                else:  # "local": a new embedded instance, even if `ray start` ran on this machine
+                    ray.init(address="local", num_cpus=workers or os.cpu_count(), **options)
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 where = f"the Ray cluster at {address}" if address else "a local Ray instance"
                 raise CorpusError(f"cannot start or reach {where}: {exc}") from None

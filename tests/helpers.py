@@ -1,0 +1,73 @@
+"""Helpers for the tests: where the real data is, and how to call the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+DOLMA_FILE = SHARED_DATA / "warc" / "dolma_cc_en_head-0091.jsonl.gz"
+CORPUS = [sys.executable, "-m", "pipelines.cli"]
+
+
+def run_corpus(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300):
+    """Run the `corpus` CLI in a child process; returns the CompletedProcess."""
+    return subprocess.run(
+        [*CORPUS, *map(str, args)],
+        cwd=cwd or ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def write_jsonl(path: Path, lines: list[bytes | str]) -> Path:
+    """Write raw lines (str or bytes) to `path`, compressed by its suffix."""
+    from corpus.compression import open_output
+
+    with open_output(path) as f:
+        for line in lines:
+            f.write((line.encode() if isinstance(line, str) else line) + b"\n")
+    return path
+
+
+def make_pipeline(tmp: Path, name: str = "t", min_words: int = 100, part_rows: int = 7) -> Path:
+    """A pipeline over real text (Python's help topics and a Dolma file): import, filter, export."""
+    from corpus.samples import write_pydoc_sample
+
+    inputs = tmp / "input"
+    if not inputs.exists():
+        write_pydoc_sample(inputs)
+    config = tmp / f"{name}.yaml"
+    config.write_text(
+        f"""
+name: {name}
+stages:
+  - stage: import_jsonl
+    name: import
+    paths: ["{inputs}/*.jsonl.zst", "{DOLMA_FILE}"]
+    part_rows: {part_rows}
+  - stage: length_filter
+    name: filter
+    min_words: {min_words}
+  - stage: export_jsonl
+    name: export
+"""
+    )
+    return config
+
+
+def snapshot(run_dir: Path) -> dict[str, str]:
+    """SHA-256 of every data file of a run (datasets and exports, not records or reports)."""
+    import hashlib
+
+    files = {}
+    for path in sorted(run_dir.rglob("*")):
+        rel = path.relative_to(run_dir)
+        if path.is_file() and rel.parts[0] not in ("_state", "report"):
+            files[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return files

@@ -1,0 +1,125 @@
+import json
+
+import pytest
+
+from corpus.dataset import Dataset
+from pipelines.config import load_pipeline
+from pipelines.executors import LocalExecutor, RayExecutor
+from pipelines.params import ConfigError
+from pipelines.pipeline import run_pipeline
+from tests.helpers import make_pipeline, snapshot
+
+
+def _run(config, run_dir, executor=None, log=None):
+    lines = []
+    report = run_pipeline(
+        load_pipeline(config), run_dir, executor or LocalExecutor(), log=log or lines.append
+    )
+    return report, lines
+
+
+def _stage(report, name):
+    return next(s for s in report["stages"] if s["name"] == name)
+
+
+def test_local_and_ray_executors_write_identical_bytes(tmp_path, ray_session):
+    config = make_pipeline(tmp_path)
+    local, _ = _run(config, tmp_path / "local")
+    on_ray, _ = _run(config, tmp_path / "ray", RayExecutor())
+    assert on_ray["executor"] == "ray"
+    assert snapshot(tmp_path / "local") == snapshot(tmp_path / "ray")
+    # one task per input part, never per document
+    parts = len(Dataset(tmp_path / "ray" / "import" / "kept").parts)
+    assert 1 < parts < _stage(on_ray, "import")["docs_out"]
+    assert _stage(on_ray, "filter")["tasks"] == parts
+
+
+def test_ray_executor_with_one_worker_gives_the_same_bytes(tmp_path, ray_session):
+    config = make_pipeline(tmp_path)
+    _run(config, tmp_path / "two", RayExecutor())
+    _run(config, tmp_path / "one", RayExecutor(workers=1))
+    assert snapshot(tmp_path / "one") == snapshot(tmp_path / "two")
+
+
+def test_counts_in_the_report_match_the_data(tmp_path):
+    config = make_pipeline(tmp_path)
+    report, _ = _run(config, tmp_path / "run")
+    texts = Dataset(tmp_path / "run" / "import" / "kept").read_all().column("text").to_pylist()
+    short = sum(len(t.split()) < 100 for t in texts)
+    filt = _stage(report, "filter")
+    assert filt["docs_in"] == len(texts) == _stage(report, "import")["docs_out"]
+    assert filt["rejected"] == {"min_words": short}
+    assert filt["docs_out"] == len(texts) - short == _stage(report, "export")["docs_out"]
+    rejected = Dataset(tmp_path / "run" / "filter" / "rejected").read_all()
+    assert rejected.num_rows == short and set(rejected.column("reason").to_pylist()) == {
+        "min_words"
+    }
+    assert filt["bytes_in"] == sum(len(t.encode()) for t in texts)
+    on_disk = json.loads((tmp_path / "run" / "report" / "report.json").read_text())
+    assert on_disk["stages"] == report["stages"]
+
+
+def test_a_rerun_reuses_every_committed_part(tmp_path):
+    config = make_pipeline(tmp_path)
+    first, _ = _run(config, tmp_path / "run")
+    before = snapshot(tmp_path / "run")
+    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*.parquet")}
+    second, _ = _run(config, tmp_path / "run")
+    assert all(s["reused"] == s["tasks"] for s in second["stages"])
+    assert snapshot(tmp_path / "run") == before
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes  # nothing rewritten
+    assert [s["docs_out"] for s in second["stages"]] == [s["docs_out"] for s in first["stages"]]
+
+
+def test_a_changed_stage_config_redoes_that_stage_and_those_after(tmp_path):
+    _run(make_pipeline(tmp_path, min_words=100), tmp_path / "run")
+    changed = make_pipeline(tmp_path, min_words=20)
+    report, _ = _run(changed, tmp_path / "run")
+    assert [(s["name"], s["reused"]) for s in report["stages"]] == [
+        ("import", _stage(report, "import")["tasks"]),
+        ("filter", 0),
+        ("export", 0),
+    ]
+    _run(changed, tmp_path / "fresh")
+    assert snapshot(tmp_path / "run") == snapshot(tmp_path / "fresh")
+
+
+def test_a_damaged_part_is_detected_named_and_redone(tmp_path):
+    config = make_pipeline(tmp_path)
+    _run(config, tmp_path / "run")
+    before = snapshot(tmp_path / "run")
+    victim = sorted((tmp_path / "run" / "import" / "kept").glob("part-*.parquet"))[1]
+    data = bytearray(victim.read_bytes())
+    data[100] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    report, lines = _run(config, tmp_path / "run")
+    assert any(victim.name in line and "checksum" in line for line in lines)
+    assert _stage(report, "import")["reused"] == _stage(report, "import")["tasks"] - 1
+    assert snapshot(tmp_path / "run") == before
+
+
+def test_a_new_part_layout_leaves_no_stale_parts(tmp_path):
+    _run(make_pipeline(tmp_path, part_rows=7), tmp_path / "run")
+    _run(make_pipeline(tmp_path, part_rows=30), tmp_path / "run")
+    for stage in ("import", "filter"):
+        kept = tmp_path / "run" / stage / "kept"
+        listed = {p.name for p in Dataset(kept).parts}
+        assert {p.name for p in kept.glob("*.parquet")} == listed
+    _run(make_pipeline(tmp_path, part_rows=30), tmp_path / "fresh")
+    assert snapshot(tmp_path / "run") == snapshot(tmp_path / "fresh")
+
+
+def test_a_run_folder_of_another_pipeline_is_refused_untouched(tmp_path):
+    _run(make_pipeline(tmp_path, name="first"), tmp_path / "run")
+    before = snapshot(tmp_path / "run")
+    with pytest.raises(ConfigError, match="holds pipeline 'first'.*not 'second'"):
+        _run(make_pipeline(tmp_path, name="second"), tmp_path / "run")
+    assert snapshot(tmp_path / "run") == before
+
+
+def test_a_foreign_non_empty_folder_is_refused(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("precious")
+    with pytest.raises(ConfigError, match="not made by corpus"):
+        _run(make_pipeline(tmp_path), tmp_path / "mine")
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
