@@ -1,0 +1,122 @@
+"""The `corpus` command line as a user meets it: help, import/export, errors in one line."""
+
+import gzip
+import json
+
+import pytest
+import zstandard
+
+from tests.helpers import DOLMA_FILE, make_pipeline, run_corpus
+
+
+def _one_line_error(proc, *needles):
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "error:" in line]
+    assert len(errors) == 1 and lines[-1] == errors[0], proc.stderr  # progress lines may precede
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+def test_help_lists_every_stage_command():
+    proc = run_corpus("--help")
+    assert proc.returncode == 0
+    for command in ("run", "status", "import", "export", "stages"):
+        assert f"    {command} " in proc.stdout
+    stages = run_corpus("stages")
+    for stage in ("import_jsonl", "length_filter", "export_jsonl"):
+        assert stage in stages.stdout
+
+
+def test_import_then_export_round_trips_the_dolma_file(tmp_path):
+    ds, out = tmp_path / "ds", tmp_path / "out.jsonl.zst"
+    proc = run_corpus("import", DOLMA_FILE, "--out", ds, "--executor", "local")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((ds / "_manifest.json").read_text())["rows"] == 10
+    proc = run_corpus("export", ds, "--out", out, "--executor", "local")
+    assert proc.returncode == 0, proc.stderr
+    with gzip.open(DOLMA_FILE) as f:
+        original = f.read()
+    exported = zstandard.ZstdDecompressor().decompressobj().decompress(out.read_bytes())
+    assert exported == original  # one zstd frame holding every record, byte for byte
+    assert not list(tmp_path.glob(".*"))  # no work files left beside the export
+
+
+def test_export_of_a_damaged_dataset_stops_naming_the_part(tmp_path):
+    ds = tmp_path / "ds"
+    assert run_corpus("import", DOLMA_FILE, "--out", ds, "--executor", "local").returncode == 0
+    part = next(ds.glob("part-*.parquet"))
+    part.write_bytes(part.read_bytes()[:-10] + b"0123456789")
+    proc = run_corpus("export", ds, "--out", tmp_path / "o.jsonl", "--executor", "local")
+    _one_line_error(proc, part.name, "checksum mismatch")
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["import", "nope.jsonl", "--out", "x"], ["no such file: nope.jsonl"]),
+        (["export", "no-such-dataset", "--out", "o.jsonl"], ["no such dataset folder"]),
+        (["run", "missing.yaml"], ["no such config file"]),
+        (["status", "."], ["not a run folder"]),
+        (["import", "a", "--out", "x", "--workers", "zero"], ["--workers", "whole number"]),
+        (["run", "x.yaml", "--executor", "spark"], ["invalid choice: 'spark'"]),
+        (["import", "a", "--out", "x", "--source", "blog"], ["invalid choice: 'blog'"]),
+    ],
+)
+def test_bad_arguments_give_one_line(tmp_path, args, needles):
+    proc = run_corpus(*args, cwd=tmp_path)
+    _one_line_error(proc, *needles)
+
+
+BAD_CONFIGS = {
+    "unknown key": (
+        "stages:\n  - stage: import_jsonl\n    paths: [IN]\n  - stage: length_filter\n"
+        "    min_word: 3\n",
+        ["stages[1]: unknown key 'min_word'", "min_words"],
+    ),
+    "wrong type": (
+        "stages:\n  - stage: import_jsonl\n    paths: [IN]\n  - stage: length_filter\n"
+        "    min_words: ten\n",
+        ["stages[1].min_words must be an integer, got 'ten'"],
+    ),
+    "missing input": (
+        "stages:\n  - stage: import_jsonl\n    paths: [no/such/file.jsonl]\n",
+        ["stages[0].paths: no such file: no/such/file.jsonl"],
+    ),
+    "unknown stage": (
+        "stages:\n  - stage: dedupe\n",
+        ["stages[0].stage: unknown stage 'dedupe'"],
+    ),
+    "unknown top key": ("stage: []\n", ["unknown key 'stage'"]),
+    "bad yaml": ("stages: [\n  - a: b\n", ["not valid YAML", "line"]),
+    "map without input": (
+        "stages:\n  - stage: length_filter\n",
+        ["stages[0]: needs an input"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_configs_stop_with_one_line_naming_file_and_key(tmp_path, case):
+    text, needles = BAD_CONFIGS[case]
+    config = tmp_path / "bad.yaml"
+    config.write_text(text.replace("IN", str(DOLMA_FILE)))
+    proc = run_corpus("run", config, "--executor", "local", cwd=tmp_path)
+    _one_line_error(proc, str(config), *needles)
+    assert proc.returncode == 2
+    assert not (tmp_path / "runs").exists()
+
+
+def test_status_shows_parts_done_per_stage(tmp_path):
+    config = make_pipeline(tmp_path)
+    run = tmp_path / "run"
+    proc = run_corpus("run", config, "--run-dir", run, "--executor", "local")
+    assert proc.returncode == 0, proc.stderr
+    assert f"report: {run}/report/report.json" in proc.stderr
+    status = run_corpus("status", run)
+    rows = {line.split()[0]: line.split() for line in status.stdout.splitlines()[1:]}
+    parts = len(list((run / "import" / "kept").glob("part-*.parquet")))
+    assert rows["filter"][2] == f"{parts}/{parts}" and rows["filter"][3] == "done"
+    assert set(rows) == {"import", "filter", "export"}

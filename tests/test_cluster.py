@@ -1,0 +1,98 @@
+"""A cluster, not only a laptop: two `ray start` nodes on loopback run a pipeline via --address."""
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.helpers import make_pipeline, run_corpus, snapshot
+
+RAY = str(Path(sys.executable).parent / "ray")
+HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"  # loopback; Ray rewrites 127.0.0.1 to the host IP
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HEAD_IP, 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_nodes(address: str, env: dict, count: int, timeout: float = 90) -> None:
+    probe = (
+        f"import ray; ray.init(address={address!r}, logging_level='ERROR'); "
+        "print(sum(1 for n in ray.nodes() if n['Alive']))"
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        proc = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+        )
+        lines = proc.stdout.split()
+        if proc.returncode == 0 and lines and int(lines[-1]) >= count:
+            return
+        assert time.monotonic() < deadline, f"cluster never had {count} nodes: {proc.stderr}"
+        time.sleep(1)
+
+
+def _start(args, env, log):
+    return subprocess.Popen(
+        [RAY, "start", "--block", "--num-cpus=1", "--disable-usage-stats", *args],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)  # `ray start --block` stops its node on SIGTERM
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_two_node_cluster_gives_the_same_output_as_the_local_executor(tmp_path):
+    env = {
+        **os.environ,
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": secrets.token_hex(16),  # this test's own cluster secret
+    }
+    port = _free_port()
+    address = f"{HEAD_IP}:{port}"
+    config = make_pipeline(tmp_path)
+    with open(tmp_path / "head.log", "wb") as head_log, open(tmp_path / "node.log", "wb") as log:
+        head = _start(
+            [
+                "--head",
+                f"--node-ip-address={HEAD_IP}",
+                f"--port={port}",
+                "--include-dashboard=false",
+            ],
+            env,
+            head_log,
+        )
+        worker = None
+        try:
+            _wait_for_nodes(address, env, 1)
+            worker = _start([f"--address={address}", f"--node-ip-address={WORKER_IP}"], env, log)
+            _wait_for_nodes(address, env, 2)
+            proc = run_corpus(
+                "run", config, "--run-dir", tmp_path / "cluster", "--address", address, env=env
+            )
+            assert proc.returncode == 0, proc.stderr
+        finally:
+            if worker is not None:
+                _stop(worker)
+            _stop(head)
+    local = run_corpus("run", config, "--run-dir", tmp_path / "local", "--executor", "local")
+    assert local.returncode == 0, local.stderr
+    assert snapshot(tmp_path / "cluster") == snapshot(tmp_path / "local")
+    assert len(snapshot(tmp_path / "local")) > 5

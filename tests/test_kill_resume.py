@@ -1,0 +1,121 @@
+"""Exactly once: a Ray run killed with `kill -9` mid-stage resumes to an uninterrupted run."""
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pyarrow.parquet as pq
+
+from tests.helpers import CORPUS, DOLMA_FILE, ROOT, run_corpus, snapshot
+
+SLOW_STAGE = '''
+import time
+from dataclasses import dataclass
+
+from corpus.stage import decide
+from pipelines.stages import MapStage
+
+
+class Slow(MapStage):
+    """Passes documents through, slowly: a stage long enough to be killed in."""
+
+    @dataclass(frozen=True)
+    class Params:
+        seconds: float = 0.25
+
+    def process(self, table):
+        time.sleep(self.params.seconds)
+        return decide(table, [None] * table.num_rows)
+'''
+
+
+def _config(tmp_path):
+    from corpus.samples import write_pydoc_sample
+
+    write_pydoc_sample(tmp_path / "input")
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "slowstage.py").write_text(SLOW_STAGE)
+    config = tmp_path / "killme.yaml"
+    config.write_text(
+        f"""
+name: killme
+stages:
+  - stage: import_jsonl
+    name: import
+    paths: ["{tmp_path}/input/*.jsonl.zst", "{DOLMA_FILE}"]
+    part_rows: 3
+  - stage: slowstage:Slow
+    name: slow
+  - stage: length_filter
+    name: filter
+    min_words: 100
+  - stage: export_jsonl
+    name: export
+"""
+    )
+    return config, {"PYTHONPATH": f"{tmp_path / 'plugins'}{os.pathsep}{ROOT}"}
+
+
+class PartWatcher(threading.Thread):
+    """Opens every visible part while a run goes on; any that cannot be read is a failure."""
+
+    def __init__(self, run_dir):
+        super().__init__(daemon=True)
+        self.run_dir, self.seen, self.broken = run_dir, set(), []
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            for path in self.run_dir.glob("*/*/part-*.parquet"):
+                if path not in self.seen:
+                    self.seen.add(path)
+                    try:
+                        pq.read_table(path)
+                    except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                        self.broken.append((path, exc))
+            time.sleep(0.02)
+
+
+def test_kill_9_mid_stage_then_resume_equals_an_uninterrupted_run(tmp_path):
+    config, env = _config(tmp_path)
+    ref = run_corpus("run", config, "--run-dir", tmp_path / "ref", "--executor", "local", env=env)
+    assert ref.returncode == 0, ref.stderr
+
+    run_dir = tmp_path / "run"
+    watcher = PartWatcher(run_dir)
+    watcher.start()
+    driver = subprocess.Popen(
+        [*CORPUS, "run", str(config), "--run-dir", str(run_dir), "--executor", "ray"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: the embedded Ray dies with it below
+    )
+    slow_state = run_dir / "_state" / "slow"
+    deadline = time.monotonic() + 180
+    try:
+        while len(list(slow_state.glob("part-*.json"))) < 3:
+            assert driver.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "the slow stage never started"
+            time.sleep(0.01)
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait()
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver's Ray processes, now orphans
+    committed = len(list(slow_state.glob("part-*.json")))
+    total = len(list((run_dir / "import" / "kept").glob("part-*.parquet")))
+    assert 3 <= committed < total, "killed mid-stage"
+    # the unfinished stage is not published, so no later stage could have started
+    assert not (run_dir / "slow" / "kept" / "_manifest.json").exists()
+    assert not (run_dir / "filter").exists()
+
+    resumed = run_corpus("run", config, "--run-dir", run_dir, "--executor", "ray", env=env)
+    watcher.stop.set()
+    watcher.join()
+    assert resumed.returncode == 0, resumed.stderr
+    assert "reused" in resumed.stderr
+    assert snapshot(run_dir) == snapshot(tmp_path / "ref")
+    assert watcher.seen and not watcher.broken, watcher.broken
