@@ -1,4 +1,4 @@
-"""Open plain, gzip and zstd files alike; a truncated or corrupt stream is an error, never an early EOF.
+"""Open plain, gzip and zstd files alike; a truncated or corrupt stream is an error, not an EOF.
 
 zstd streams are decoded frame by frame so that a file cut inside a frame is reported (the
 `zstandard` stream reader returns a short read instead), and long-window frames, as the Reddit
@@ -95,7 +95,7 @@ def open_input(path: str | Path) -> BinaryIO:
 
 
 def open_output(path: str | Path) -> BinaryIO:
-    """Open a file for writing bytes, compressed by its suffix (.zst, .gz); output is deterministic."""
+    """Open a file for writing, compressed by its suffix (.zst, .gz), with deterministic bytes."""
     path = Path(path)
     raw = open(path, "wb")  # noqa: SIM115 - returned to the caller
     if path.suffix in (".zst", ".zstd"):

@@ -4,9 +4,8 @@ topics, PSF licence), written as dolma-style JSONL.zst so the demo runs on any m
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 import pydoc_data.topics
+from pathlib import Path
 
 from corpus.compression import open_output
 

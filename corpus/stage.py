@@ -1,4 +1,4 @@
-"""The stage contract: a stage's work on one Arrow table, with no Ray and no files in it (DESIGN §4).
+"""The stage contract: a stage's work on one Arrow table, no Ray and no files in it (DESIGN §4).
 
 `pipelines/` turns these results into parts, commit records and stats; a filter only decides.
 """
@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 @dataclass
 class StageResult:
-    """What a stage made of one batch: rows kept, rows rejected (with `reason`), and its counters."""
+    """What a stage made of one batch: rows kept, rows rejected (with `reason`), its counters."""
 
     kept: pa.Table
     rejected: pa.Table  # the rejected rows with `reason` (and `error`) columns appended
@@ -22,7 +22,7 @@ class StageResult:
 
 
 def decide(table: pa.Table, reasons: Sequence[str | None] | pa.Array) -> StageResult:
-    """Split `table` by per-row drop reasons: None keeps the row, a reason names why it is dropped."""
+    """Split `table` by per-row reasons: None keeps the row, a reason names why it is dropped."""
     reasons = pa.array(reasons, type=pa.string())
     if len(reasons) != table.num_rows:
         raise ValueError(f"{len(reasons)} reasons for {table.num_rows} rows")

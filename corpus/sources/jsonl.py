@@ -191,17 +191,17 @@ def _jsonable(value: object) -> object:
     return format_date(value) if isinstance(value, datetime) else value
 
 
+def _dumps(record: dict) -> str:
+    # sorted keys and compact separators: how Dolma writes its files, so a round trip is exact
+    return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def write_jsonl(table: pa.Table, stream: BinaryIO) -> int:
     """Write `table`'s documents to `stream` as JSON lines; return the bytes written."""
     annotations = [c for c in table.column_names if c not in DOCUMENT_SCHEMA.names]
     written = 0
     for batch in table.to_batches(max_chunksize=4096):
-        lines = [
-            json.dumps(
-                to_record(row, annotations), ensure_ascii=False, sort_keys=True, separators=(",", ":")
-            )
-            for row in batch.to_pylist()
-        ]
+        lines = [_dumps(to_record(row, annotations)) for row in batch.to_pylist()]
         data = ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
         stream.write(data)
         written += len(data)

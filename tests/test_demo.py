@@ -1,0 +1,33 @@
+"""`make demo` does something real: the bundled sample through import, filter and export."""
+
+import json
+import pydoc_data.topics
+import subprocess
+import sys
+
+import zstandard
+
+from tests.helpers import ROOT
+
+
+def test_demo_runs_end_to_end_and_says_where_the_report_is(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.demo", "--executor", "local"],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "report: runs/demo/report/report.json" in proc.stderr
+    report = json.loads((tmp_path / "runs/demo/report/report.json").read_text())
+    assert [s["name"] for s in report["stages"]] == ["import", "filter", "export"]
+
+    exported = tmp_path / "runs/demo/export/documents.jsonl.zst"
+    data = zstandard.ZstdDecompressor().decompressobj().decompress(exported.read_bytes())
+    docs = [json.loads(line) for line in data.decode().splitlines()]
+    topics = pydoc_data.topics.topics
+    long_enough = {f"pydoc-topic:{k}" for k, v in topics.items() if len(v.split()) >= 100}
+    assert {d["id"] for d in docs} == long_enough  # the demo keeps topics of 100+ words
+    assert 0 < len(long_enough) < len(topics)
