@@ -5,6 +5,7 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pyarrow.parquet as pq
 
@@ -78,6 +79,39 @@ class PartWatcher(threading.Thread):
             time.sleep(0.02)
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every live process below `pid`, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status")
+        try:
+            if "State:\tZ" in status.read_text():
+                return  # dead; its parent (already gone) will not reap it, init will
+        except OSError:
+            return
+        time.sleep(0.01)
+
+
 def test_kill_9_mid_stage_then_resume_equals_an_uninterrupted_run(tmp_path):
     config, env = _config(tmp_path)
     ref = run_corpus("run", config, "--run-dir", tmp_path / "ref", "--executor", "local", env=env)
@@ -96,21 +130,28 @@ def test_kill_9_mid_stage_then_resume_equals_an_uninterrupted_run(tmp_path):
     )
     slow_state = run_dir / "_state" / "slow"
     deadline = time.monotonic() + 180
+    ray_processes: list[int] = []
     try:
         while len(list(slow_state.glob("part-*.json"))) < 3:
             assert driver.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline, "the slow stage never started"
             time.sleep(0.01)
+        ray_processes = _descendants(driver.pid)
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait()
     finally:
-        os.killpg(driver.pid, signal.SIGKILL)  # the driver's Ray processes, now orphans
+        # the embedded Ray the driver started (raylet, workers) dies with it, as on a real node
+        os.killpg(driver.pid, signal.SIGKILL)
+        for pid in _descendants(driver.pid) + ray_processes:
+            _kill_and_reap(pid)
     committed = len(list(slow_state.glob("part-*.json")))
     total = len(list((run_dir / "import" / "kept").glob("part-*.parquet")))
     assert 3 <= committed < total, "killed mid-stage"
     # the unfinished stage is not published, so no later stage could have started
     assert not (run_dir / "slow" / "kept" / "_manifest.json").exists()
     assert not (run_dir / "filter").exists()
+    status = run_corpus("status", run_dir).stdout
+    assert f"{committed}/{total}  partial" in status and "not started" in status, status
 
     resumed = run_corpus("run", config, "--run-dir", run_dir, "--executor", "ray", env=env)
     watcher.stop.set()
