@@ -83,6 +83,8 @@ def make_executor(name: str, address: str | None = None, workers: int | None = N
     if name == "local":
         if address:
             raise ConfigError("--address needs --executor ray")
+        if workers not in (None, 1):
+            raise ConfigError("--workers needs --executor ray; local runs one task at a time")
         return LocalExecutor()
     if name == "ray":
         return RayExecutor(address=address, workers=workers)

@@ -6,6 +6,7 @@ RUN/<stage>/), RUN/_state/<stage>/ its commit records, RUN/report/report.json th
 
 from __future__ import annotations
 
+import fcntl
 import json
 import platform
 import time
@@ -32,6 +33,7 @@ from pipelines.runner import (
 from pipelines.stages import SourceStage
 
 PIPELINE_RECORD = "pipeline.json"
+LOCK_NAME = "lock"
 
 
 def stage_job(name: str, spec_cls, params: dict, chash: str, stage_dir: Path, state_dir: Path):
@@ -47,28 +49,43 @@ def stage_job(name: str, spec_cls, params: dict, chash: str, stage_dir: Path, st
     )
 
 
-def claim_run_dir(run_dir: Path, spec: PipelineSpec) -> None:
-    """Make `run_dir` this pipeline's, or stop if it holds another pipeline or foreign files."""
+def lock_run_dir(run_dir: Path):
+    """Hold the run folder for this process (released when it exits, even by kill -9)."""
+    lock_path = run_dir / "_state" / LOCK_NAME
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(lock_path, "a+")  # noqa: SIM115 - held open for the whole run
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ConfigError(f"run folder {run_dir} is in use by another corpus run") from None
+    return handle
+
+
+def claim_run_dir(run_dir: Path, spec: PipelineSpec):
+    """Lock `run_dir` for this pipeline, or stop if it holds another pipeline or foreign files."""
     record_path = run_dir / "_state" / PIPELINE_RECORD
-    if record_path.is_file():
-        other = json.loads(record_path.read_text())
-        if other.get("name") != spec.name:
-            raise ConfigError(
-                f"run folder {run_dir} holds pipeline '{other.get('name')}' "
-                f"(from {other.get('config')}), not '{spec.name}'; choose another --run-dir"
-            )
-    elif run_dir.is_dir() and any(run_dir.iterdir()):
+    if not record_path.is_file() and run_dir.is_dir() and any(run_dir.iterdir()):
         raise ConfigError(
             f"run folder {run_dir} is not empty and was not made by corpus; "
             "choose another --run-dir"
         )
-    record_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = lock_run_dir(run_dir)
+    if record_path.is_file():
+        other = json.loads(record_path.read_text())
+        if other.get("name") != spec.name:
+            lock.close()
+            raise ConfigError(
+                f"run folder {run_dir} holds pipeline '{other.get('name')}' "
+                f"(from {other.get('config')}), not '{spec.name}'; choose another --run-dir"
+            )
     record = {
         "name": spec.name,
         "config": str(spec.path),
         "stages": [{"name": s.name, "type": s.cls.type_name} for s in spec.stages],
     }
     write_json_atomic(record_path, record)
+    return lock
 
 
 def run_pipeline(
@@ -76,7 +93,14 @@ def run_pipeline(
 ) -> dict:
     """Run every stage of `spec` in order, reusing committed work; returns the report."""
     start = time.perf_counter()
-    claim_run_dir(run_dir, spec)
+    lock = claim_run_dir(run_dir, spec)
+    try:
+        return _run_stages(spec, run_dir, executor, log, start)
+    finally:
+        lock.close()
+
+
+def _run_stages(spec: PipelineSpec, run_dir: Path, executor, log, start: float) -> dict:
     hashes: dict[str, str] = {}
     outcomes: list[StageOutcome] = []
     for st in spec.stages:

@@ -63,6 +63,10 @@ def test_export_of_a_damaged_dataset_stops_naming_the_part(tmp_path):
         (["import", "a", "--out", "x", "--workers", "zero"], ["--workers", "whole number"]),
         (["run", "x.yaml", "--executor", "spark"], ["invalid choice: 'spark'"]),
         (["import", "a", "--out", "x", "--source", "blog"], ["invalid choice: 'blog'"]),
+        (
+            ["import", DOLMA_FILE, "--out", "x", "--executor", "local", "--workers", "2"],
+            ["--workers needs --executor ray"],
+        ),
     ],
 )
 def test_bad_arguments_give_one_line(tmp_path, args, needles):

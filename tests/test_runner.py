@@ -123,3 +123,30 @@ def test_a_foreign_non_empty_folder_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="not made by corpus"):
         _run(make_pipeline(tmp_path), tmp_path / "mine")
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
+
+
+def test_a_run_folder_in_use_by_another_run_is_refused(tmp_path):
+    from pipelines.pipeline import lock_run_dir
+
+    config = make_pipeline(tmp_path)
+    _run(config, tmp_path / "run")
+    held = lock_run_dir(tmp_path / "run")  # as another corpus run would hold it
+    try:
+        with pytest.raises(ConfigError, match="in use by another corpus run"):
+            _run(config, tmp_path / "run")
+    finally:
+        held.close()
+    _run(config, tmp_path / "run")  # free again once the other run ends
+
+
+def test_empty_input_gives_empty_datasets_and_an_empty_export(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    config = tmp_path / "empty.yaml"
+    config.write_text(
+        f"stages:\n  - stage: import_jsonl\n    paths: ['{tmp_path}/empty.jsonl']\n"
+        "  - stage: length_filter\n  - stage: export_jsonl\n    path: out.jsonl\n"
+    )
+    report, _ = _run(config, tmp_path / "run")
+    assert [s["docs_out"] for s in report["stages"]] == [0, 0, 0]
+    assert Dataset(tmp_path / "run" / "length_filter" / "kept").parts == []
+    assert (tmp_path / "run" / "export_jsonl" / "out.jsonl").read_bytes() == b""
