@@ -110,11 +110,11 @@ def cmd_import(args) -> int:
         "part_mb": args.part_mb,
     }
     params = parse_params(ImportJsonl.Params, raw, "corpus import")
-    stage = ImportJsonl(params)
+    tasks = source_tasks(ImportJsonl(params))
     out = Path(args.out)
-    tasks = source_tasks(stage)
-    chash = config_hash(ImportJsonl.type_name, ImportJsonl.version, raw, "")
-    job = stage_job("import", ImportJsonl, raw, chash, out, out / "_state")
+    values = dataclasses.asdict(params)
+    chash = config_hash(ImportJsonl.type_name, ImportJsonl.version, values, "")
+    job = stage_job("import", ImportJsonl, values, chash, out, out / "_state")
     job = dataclasses.replace(job, kept_dir=str(out), rejected_dir=str(out / "_rejected"))
     _run_one(args, job, tasks)
     return 0

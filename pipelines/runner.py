@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -125,34 +126,48 @@ def execute_task(job: StageJob, task: Task) -> dict:
     """Do one task of `job` and commit it; returns its commit record."""
     start = time.perf_counter()
     stage = job.build()
-    record = {"task": task.key, "config_hash": job.config_hash, "fingerprint": task.fingerprint}
     if isinstance(stage, SourceStage):
-        kept, rejected = [], []
-        stats = {"counters": {"input_file_bytes": Path(task.input_path).stat().st_size}}
-        for i, result in enumerate(stage.read(Path(task.input_path))):
-            stem = f"{task.key}-{i:04d}"
-            _write_result(job, result, stem, kept, rejected)
-            merge_stats(stats, _result_stats(result, None))
-        record.update(kept=kept, rejected=rejected, stats=stats)
+        outputs = _read_source(job, stage, task)
+    elif isinstance(stage, MapStage):
+        outputs = _map_part(job, stage, task)
     else:
-        table = read_part_file(task.input_path, task.fingerprint)
-        if isinstance(stage, MapStage):
-            result = stage.process(table)
-            kept, rejected = [], []
-            _write_result(job, result, task.key, kept, rejected)
-            record.update(kept=kept, rejected=rejected, stats=_result_stats(result, table))
-        elif isinstance(stage, SinkStage):
-            job.fragments_dir.mkdir(parents=True, exist_ok=True)
-            fragment = job.fragments_dir / f"{task.key}.fragment"
-            tmp = fragment.with_name(f".{fragment.name}.tmp")
-            stage.fragment(table, tmp)
-            tmp.replace(fragment)
-            record["fragment"] = {"name": fragment.name, "sha256": sha256_file(fragment)}
-            n, b = table.num_rows, text_bytes(table)
-            record["stats"] = {"docs_in": n, "bytes_in": b, "docs_out": n, "bytes_out": b}
+        outputs = _sink_part(job, stage, task)
+    record = {"task": task.key, "config_hash": job.config_hash, "fingerprint": task.fingerprint}
+    record.update(outputs)
     record["stats"]["task_s"] = round(time.perf_counter() - start, 6)
     write_json_atomic(Path(job.state_dir) / f"{task.key}.json", record)
     return record
+
+
+def _read_source(job: StageJob, stage: SourceStage, task: Task) -> dict:
+    kept, rejected = [], []
+    stats = {"counters": {"input_file_bytes": Path(task.input_path).stat().st_size}}
+    for i, result in enumerate(stage.read(Path(task.input_path))):
+        _write_result(job, result, f"{task.key}-{i:04d}", kept, rejected)
+        merge_stats(stats, _result_stats(result, None))
+    return {"kept": kept, "rejected": rejected, "stats": stats}
+
+
+def _map_part(job: StageJob, stage: MapStage, task: Task) -> dict:
+    table = read_part_file(task.input_path, task.fingerprint)
+    result = stage.process(table)
+    kept, rejected = [], []
+    _write_result(job, result, task.key, kept, rejected)
+    return {"kept": kept, "rejected": rejected, "stats": _result_stats(result, table)}
+
+
+def _sink_part(job: StageJob, stage: SinkStage, task: Task) -> dict:
+    table = read_part_file(task.input_path, task.fingerprint)
+    job.fragments_dir.mkdir(parents=True, exist_ok=True)
+    fragment = job.fragments_dir / f"{task.key}.fragment"
+    tmp = fragment.with_name(f".{fragment.name}.tmp-{os.getpid()}")
+    stage.fragment(table, tmp)
+    tmp.replace(fragment)
+    n, b = table.num_rows, text_bytes(table)
+    return {
+        "fragment": {"name": fragment.name, "sha256": sha256_file(fragment)},
+        "stats": {"docs_in": n, "bytes_in": b, "docs_out": n, "bytes_out": b},
+    }
 
 
 def _write_result(job: StageJob, result: StageResult, stem: str, kept: list, rejected: list):
