@@ -243,7 +243,7 @@ def run_stage(
         base["kept"].mkdir(parents=True, exist_ok=True)
         base["rejected"].mkdir(parents=True, exist_ok=True)
 
-    if _stage_complete(job, stage, tasks):
+    if isinstance(stage, SinkStage) and _sink_complete(job, tasks):
         records = {t.key: load_record(state_dir, t.key) for t in tasks}
         return _outcome(job, stage, records, len(tasks), start)
 
@@ -259,7 +259,7 @@ def run_stage(
             pending.append(task)
     reused = len(records)
     if pending:
-        _unpublish(job, stage)
+        _unpublish(job)
         write_json_atomic(state_dir / PLAN_RECORD, _plan(job, tasks))
     if progress:
         progress.begin(len(tasks), reused)
@@ -273,32 +273,27 @@ def run_stage(
     return _outcome(job, stage, records, reused, start)
 
 
-def _stage_complete(job: StageJob, stage: Stage, tasks: list[Task]) -> bool:
-    """True if the stage record matches these tasks and config and its published outputs hold."""
-    path = Path(job.state_dir) / STAGE_RECORD
+def _sink_complete(job: StageJob, tasks: list[Task]) -> bool:
+    """True if a sink's record matches these tasks and config and its output files hold.
+
+    A finished sink deletes its fragments, so its tasks cannot be checked one by one as the parts
+    of a map or source stage are (which the loop in `run_stage` does, once per part).
+    """
     try:
-        done = json.loads(path.read_text())
+        done = json.loads((Path(job.state_dir) / STAGE_RECORD).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return False
     if done.get("config_hash") != job.config_hash:
         return False
     if done.get("tasks") != {t.key: t.fingerprint for t in tasks}:
         return False
-    for output in done.get("outputs", []):
-        p = Path(output["path"])
-        if not p.is_file() or sha256_file(p) != output["sha256"]:
-            return False
-    if isinstance(stage, SinkStage):
-        return True
-    # maps and sources: every committed part must still be intact
-    base = {"kept": Path(job.kept_dir), "rejected": Path(job.rejected_dir)}
-    for task in tasks:
-        if reusable(job, task, load_record(Path(job.state_dir), task.key), base) is not None:
-            return False
-    return True
+    return all(
+        Path(o["path"]).is_file() and sha256_file(o["path"]) == o["sha256"]
+        for o in done.get("outputs", [])
+    )
 
 
-def _unpublish(job: StageJob, stage: Stage) -> None:
+def _unpublish(job: StageJob) -> None:
     """Withdraw the stage's published outputs before any of its parts change."""
     (Path(job.state_dir) / STAGE_RECORD).unlink(missing_ok=True)
     for d in (job.kept_dir, job.rejected_dir):
