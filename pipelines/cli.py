@@ -8,6 +8,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import yaml
+
 from corpus.dataset import Dataset
 from corpus.errors import CorpusError
 from corpus.schema import SOURCES
@@ -18,6 +20,8 @@ from pipelines.pipeline import run_pipeline, run_status, stage_job, summary_line
 from pipelines.progress import Progress
 from pipelines.runner import config_hash, part_tasks, run_stage, source_tasks
 from pipelines.stages import REGISTRY, ExportJsonl, ImportJsonl, stage_params_doc
+
+EXTRACT_KINDS = ("web", "article", "book", "forum", "social")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,6 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--part-mb", type=_positive, default=64, help="most MB of input a part")
     _executor_options(p)
 
+    p = sub.add_parser(
+        "extract", help="read web, article, book, forum or social files into a dataset"
+    )
+    p.add_argument("kind", choices=EXTRACT_KINDS, metavar="KIND", help=", ".join(EXTRACT_KINDS))
+    p.add_argument("files", nargs="+", metavar="INPUT", help="files or glob patterns")
+    p.add_argument("--out", required=True, metavar="DATASET")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a stage parameter (see `corpus stages`), e.g. --set min_score=2",
+    )
+    _executor_options(p)
+
     p = sub.add_parser("export", help="write a dataset as dolma-style JSONL(.gz|.zst)")
     p.add_argument("dataset", metavar="DATASET")
     p.add_argument("--out", required=True, metavar="FILE")
@@ -109,15 +128,34 @@ def cmd_import(args) -> int:
         "part_rows": args.part_rows,
         "part_mb": args.part_mb,
     }
-    params = parse_params(ImportJsonl.Params, raw, "corpus import")
-    tasks = source_tasks(ImportJsonl(params))
+    _run_source(args, "import", ImportJsonl, raw)
+    return 0
+
+
+def cmd_extract(args) -> int:
+    raw: dict = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set takes KEY=VALUE, got {item!r}")
+        raw[key.strip()] = yaml.safe_load(value) if value.strip() else None
+    if "paths" in raw:
+        raise ConfigError("give input files as arguments, not with --set paths=")
+    raw["paths"] = args.files
+    _run_source(args, f"extract {args.kind}", REGISTRY[f"extract_{args.kind}"], raw)
+    return 0
+
+
+def _run_source(args, name: str, cls, raw: dict) -> None:
+    """Run one source stage standalone into the dataset folder `--out`."""
+    params = parse_params(cls.Params, raw, f"corpus {name}")
+    tasks = source_tasks(cls(params))
     out = Path(args.out)
     values = dataclasses.asdict(params)
-    chash = config_hash(ImportJsonl.type_name, ImportJsonl.version, values, "")
-    job = stage_job("import", ImportJsonl, values, chash, out, out / "_state")
+    chash = config_hash(cls.type_name, cls.version, values, "")
+    job = stage_job(name.split()[0], cls, values, chash, out, out / "_state")
     job = dataclasses.replace(job, kept_dir=str(out), rejected_dir=str(out / "_rejected"))
     _run_one(args, job, tasks)
-    return 0
 
 
 def cmd_export(args) -> int:
@@ -159,6 +197,7 @@ COMMANDS = {
     "run": cmd_run,
     "status": cmd_status,
     "import": cmd_import,
+    "extract": cmd_extract,
     "export": cmd_export,
     "stages": cmd_stages,
 }

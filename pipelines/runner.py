@@ -142,9 +142,16 @@ def execute_task(job: StageJob, task: Task) -> dict:
 def _read_source(job: StageJob, stage: SourceStage, task: Task) -> dict:
     kept, rejected = [], []
     stats = {"counters": {"input_file_bytes": Path(task.input_path).stat().st_size}}
-    for i, result in enumerate(stage.read(Path(task.input_path))):
-        _write_result(job, result, f"{task.key}-{i:04d}", kept, rejected)
-        merge_stats(stats, _result_stats(result, None))
+    scratch = Path(job.state_dir) / "scratch" / task.key  # inside the run, removed when done
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    stage.scratch_dir = scratch
+    try:
+        for i, result in enumerate(stage.read(Path(task.input_path))):
+            _write_result(job, result, f"{task.key}-{i:04d}", kept, rejected)
+            merge_stats(stats, _result_stats(result, None))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return {"kept": kept, "rejected": rejected, "stats": stats}
 
 

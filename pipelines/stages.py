@@ -78,6 +78,7 @@ class SourceStage(Stage):
     """Reads external files into documents."""
 
     kind = "source"
+    scratch_dir: Path | None = None  # a task's private folder for spill files, set by the runner
 
     def input_files(self) -> list[Path]:
         """The files this source reads, in a fixed order."""
@@ -220,3 +221,7 @@ def stage_params_doc(cls: type[Stage]) -> list[tuple[str, str, object]]:
         default = f.default if f.default is not dataclasses.MISSING else "(required)"
         rows.append((f.name, hints[f.name], default))
     return rows
+
+
+# the extract_* stages register themselves on import
+from pipelines import extract_stages  # noqa: E402, F401

@@ -1,0 +1,268 @@
+"""Stack Exchange dumps (`Posts.xml`): one document per question thread.
+
+The file is streamed in chunks and cut into `<row .../>` elements by a scanner that needs no line
+layout, so memory stays flat whatever the file's size; each row is parsed on its own by an XML
+parser that expands no entities and loads no DTD. A row that does not parse is rejected as
+`malformed_xml_row` and the scan goes on with the next one. Posts are spilled to an SQLite file in
+the task's scratch folder and grouped by thread from there: the question, the accepted answer,
+then the other answers by score. Both dump formats are read: Tags as `<a><b>` (older, no
+ContentLicense) or `|a|b|` (newer, with a ContentLicense per row).
+
+Other reasons: `other_post_type` (tag wikis and the like), `orphan_answer` (its question is not
+in the file), `deleted_or_empty`, `below_min_score`, `too_large`, `truncated_input`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import lxml.etree as etree
+
+from corpus.compression import CompressedInputError, open_input
+from corpus.sources.common import Batcher, Rejected, file_meta
+from corpus.sources.markup import html_to_text, safe_xml_parser
+from corpus.stage import StageResult
+
+CHUNK = 1 << 20
+ROW = re.compile(rb"""<row\b(?:[^<>"']|"[^"<]*"|'[^'<]*')*/>""")
+QUESTION, ANSWER = 1, 2
+
+
+def scan_rows(stream, max_row_bytes: int) -> Iterator[tuple[int, bytes | Rejected]]:
+    """(byte offset, row bytes or Rejected) for each `<row/>` element of an XML stream."""
+    buf = b""
+    base = 0  # offset of buf[0] in the uncompressed stream
+    eof = False
+    while True:
+        lt = buf.find(b"<")
+        if lt < 0:
+            base += len(buf)
+            buf = b""
+        else:
+            base += lt
+            buf = buf[lt:]
+        need_more = False
+        if buf.startswith(b"<row") and len(buf) > 4 and buf[4:5] in b" \t\r\n/>":
+            m = ROW.match(buf)
+            if m:
+                yield base, m.group(0)
+                base += m.end()
+                buf = buf[m.end() :]
+                continue
+            nxt = buf.find(b"<", 1)
+            if nxt > 0:
+                yield (
+                    base,
+                    Rejected("malformed_xml_row", "row element is not closed", _show(buf[:nxt])),
+                )
+                base += nxt
+                buf = buf[nxt:]
+                continue
+            if len(buf) > max_row_bytes:
+                yield base, Rejected("too_large", f"row over {max_row_bytes} bytes")
+                base += len(buf)
+                buf = b""
+                continue
+            need_more = True
+        elif buf:
+            end = _skip_markup(buf)
+            if end is not None:
+                base += end
+                buf = buf[end:]
+                continue
+            need_more = True
+        else:
+            need_more = True
+        if need_more:
+            if eof:
+                if buf.strip():
+                    yield base, Rejected("truncated_input", "the file ends inside an element")
+                return
+            try:
+                chunk = stream.read(CHUNK)
+            except CompressedInputError as exc:
+                yield base, Rejected("truncated_input", str(exc))
+                return
+            if not chunk:
+                eof = True
+            buf += chunk
+
+
+def _skip_markup(buf: bytes) -> int | None:
+    """The end of a non-row tag at the start of `buf` (declaration, DTD, comment, other tag)."""
+    if buf.startswith(b"<!--"):
+        end = buf.find(b"-->")
+        return end + 3 if end >= 0 else None
+    if buf.startswith(b"<!DOCTYPE"):
+        end = buf.find(b"]>") if b"[" in buf[: buf.find(b">") + 1 or len(buf)] else buf.find(b">")
+        if end < 0:
+            return None
+        return end + (2 if buf[end : end + 2] == b"]>" else 1)
+    end = buf.find(b">")
+    return end + 1 if end >= 0 else None
+
+
+def _show(data: bytes) -> str:
+    return data[:2000].decode("utf-8", "replace")
+
+
+def parse_row(data: bytes) -> dict[str, str]:
+    try:
+        el = etree.fromstring(data, safe_xml_parser())
+    except etree.XMLSyntaxError as exc:
+        raise Rejected("malformed_xml_row", str(exc), _show(data)) from None
+    return dict(el.attrib)
+
+
+def parse_tags(value: str | None) -> list[str]:
+    if not value:
+        return []
+    if value.startswith("<"):
+        return re.findall(r"<([^<>]+)>", value)
+    return [t for t in value.split("|") if t]
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+@contextmanager
+def _spill(scratch_dir: Path | None):
+    with tempfile.TemporaryDirectory(dir=scratch_dir) as tmp:
+        db = sqlite3.connect(Path(tmp) / "posts.sqlite")
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute("PRAGMA cache_size=-32768")  # 32 MiB, whatever the dump's size
+        db.execute(
+            "CREATE TABLE posts (id INTEGER PRIMARY KEY, thread INTEGER, type INTEGER, "
+            "score INTEGER, offset INTEGER, row TEXT)"
+        )
+        try:
+            yield db
+        finally:
+            db.close()
+
+
+def read_posts_xml(
+    path: Path,
+    *,
+    site: str | None = None,
+    min_score: int | None = None,
+    max_answers: int | None = None,
+    max_row_bytes: int = 16 << 20,
+    scratch_dir: Path | None = None,
+    part_rows: int = 100_000,
+    part_bytes: int = 64 << 20,
+) -> Iterator[StageResult]:
+    """The question threads of one Posts.xml (plain, gzip or zstd)."""
+    batch = Batcher(part_rows, part_bytes)
+    with open_input(path) as stream, _spill(scratch_dir) as db:
+        for offset, row in scan_rows(stream, max_row_bytes):
+            base = {"id": f"se:{path.name}@{offset}", "source": "forum"}
+            base["meta"] = file_meta(path, offset=offset)
+            try:
+                if isinstance(row, Rejected):
+                    raise row
+                attrs = parse_row(row)
+                post_id, kind = _int(attrs.get("Id"), -1), _int(attrs.get("PostTypeId"), -1)
+                if post_id < 0:
+                    raise Rejected("malformed_xml_row", "row without an Id", _show(row))
+                if kind not in (QUESTION, ANSWER):
+                    base["id"] = f"se:{path.name}:{post_id}"
+                    text = html_to_text(attrs.get("Body", ""))
+                    raise Rejected("other_post_type", f"PostTypeId {kind}", text)
+                thread = post_id if kind == QUESTION else _int(attrs.get("ParentId"), -1)
+                db.execute(
+                    "INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?, ?)",
+                    (post_id, thread, kind, _int(attrs.get("Score")), offset, json.dumps(attrs)),
+                )
+            except Rejected as rej:
+                if (done := batch.reject(base, rej)) is not None:
+                    yield done
+        db.execute("CREATE INDEX by_thread ON posts (thread, type)")
+        yield from _threads(db, path, site, min_score, max_answers, batch)
+    yield from batch.finish()
+
+
+def _threads(db, path, site, min_score, max_answers, batch: Batcher) -> Iterator[StageResult]:
+    answers_of = db.cursor()
+    for qid, offset, raw in db.execute(
+        "SELECT id, offset, row FROM posts WHERE type = 1 ORDER BY id"
+    ):
+        q = json.loads(raw)
+        accepted = _int(q.get("AcceptedAnswerId"), -1)
+        answers = [
+            json.loads(r)
+            for (r,) in answers_of.execute(
+                "SELECT row FROM posts WHERE thread = ? AND type = 2 ORDER BY id", (qid,)
+            )
+        ]
+        answers.sort(key=lambda a: (_int(a.get("Id")) != accepted, -_int(a.get("Score"))))
+        if min_score is not None:
+            answers = [a for a in answers if _int(a.get("Score")) >= min_score]
+        if max_answers is not None:
+            answers = answers[:max_answers]
+        base = {
+            "id": f"se:{path.name}:{qid}",
+            "source": "forum",
+            "url": f"{site.rstrip('/')}/questions/{qid}" if site else None,
+            "title": q.get("Title"),
+            "date": _date(q.get("CreationDate")),
+        }
+        meta = file_meta(
+            path,
+            offset=offset,
+            question_id=qid,
+            post_ids=[qid] + [_int(a.get("Id")) for a in answers],
+            accepted_answer_id=accepted if accepted >= 0 else None,
+            score=_int(q.get("Score")),
+            answer_scores=[_int(a.get("Score")) for a in answers],
+            tags=parse_tags(q.get("Tags")),
+            license=q.get("ContentLicense"),
+            owner_user_id=q.get("OwnerUserId"),
+        )
+        body = html_to_text(q.get("Body", ""))
+        parts = [q.get("Title") or "", body] + [html_to_text(a.get("Body", "")) for a in answers]
+        text = "\n\n".join(p for p in parts if p.strip())
+        row = {**base, "meta": meta, "text": text}
+        if not body.strip():
+            done = batch.reject(row, Rejected("deleted_or_empty", "the question has no body"))
+        elif min_score is not None and _int(q.get("Score")) < min_score:
+            done = batch.reject(row, Rejected("below_min_score", f"score {q.get('Score')}"))
+        else:
+            done = batch.add(row)
+        if done is not None:
+            yield done
+    for pid, thread, offset, raw in db.execute(
+        "SELECT id, thread, offset, row FROM posts WHERE type = 2 AND thread NOT IN "
+        "(SELECT id FROM posts WHERE type = 1) ORDER BY id"
+    ):
+        a = json.loads(raw)
+        row = {
+            "id": f"se:{path.name}:{pid}",
+            "source": "forum",
+            "text": html_to_text(a.get("Body", "")),
+            "meta": file_meta(path, offset=offset, post_ids=[pid], question_id=thread),
+        }
+        rej = Rejected("orphan_answer", f"question {thread} is not in the file")
+        if (done := batch.reject(row, rej)) is not None:
+            yield done

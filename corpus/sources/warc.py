@@ -1,0 +1,237 @@
+"""Web documents from WARC, WET and HTML files (Common Crawl or our crawler), via warcio.
+
+A gzip WARC is read member by member, as Common Crawl writes one record per gzip member: a corrupt
+or truncated member is rejected under a named reason and reading resumes at the next member, and
+each document's `meta` holds the member's compressed offset, as CC's index does. Response records
+with HTML go through trafilatura; WET `conversion` records are text already. Request, metadata and
+warcinfo records are not documents and are counted. Anything else that is not a document is
+rejected with its reason: `not_html`, `http_status`, `too_large`, `no_text`, `extract_timeout`,
+`malformed_record`, `truncated_input`, `corrupt_input`.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from corpus.compression import GZIP_MAGIC, CompressedInputError, open_input
+from corpus.sources.common import Batcher, Rejected, decode_bytes, file_meta
+from corpus.sources.html import DEFAULT_OPTIONS, ExtractOptions, extract_html, is_html
+from corpus.stage import StageResult
+
+CHUNK = 1 << 20
+NOT_DOCUMENTS = ("request", "metadata", "warcinfo", "revisit")
+
+
+def iter_gzip_members(f: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes | Rejected]]:
+    """(compressed offset, decompressed bytes or a Rejected) for each gzip member of `f`.
+
+    A member larger than `max_bytes` once decompressed is skipped as `too_large` (a gzip bomb
+    costs time, not memory); a corrupt one as `corrupt_input`, after which reading resumes at the
+    next gzip header; a member cut short ends the file as `truncated_input`.
+    """
+    offset = 0
+    pending = b""
+    while True:
+        if not pending:
+            pending = f.read(CHUNK)
+            if not pending:
+                return
+        start = offset
+        decoder = zlib.decompressobj(31)
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            if not pending:
+                pending = f.read(CHUNK)
+                if not pending:
+                    yield start, Rejected("truncated_input", f"gzip member at {start} is cut short")
+                    return
+            try:
+                out = decoder.decompress(pending, CHUNK)
+            except zlib.error as exc:
+                yield start, Rejected("corrupt_input", f"gzip member at {start}: {exc}")
+                offset, pending = _resync(f, start + 1)
+                break
+            rest = decoder.unused_data if decoder.eof else decoder.unconsumed_tail
+            offset += len(pending) - len(rest)
+            pending = rest
+            size += len(out)
+            if size <= max_bytes:
+                parts.append(out)
+            if decoder.eof:
+                if size > max_bytes:
+                    yield start, Rejected("too_large", f"record at {start}: {size} bytes")
+                else:
+                    yield start, b"".join(parts)
+                break
+
+
+def _resync(f: BinaryIO, position: int) -> tuple[int, bytes]:
+    """Find the next gzip header at or after `position`: (its offset, the bytes from there)."""
+    f.seek(position)
+    carry = b""
+    base = position
+    while chunk := f.read(CHUNK):
+        data = carry + chunk
+        i = data.find(GZIP_MAGIC + b"\x08")
+        if i >= 0:
+            return base + i, data[i:]
+        carry = data[-2:]
+        base += len(data) - len(carry)
+    return base + len(carry), b""
+
+
+def iter_warc_records(path: Path, max_bytes: int) -> Iterator[tuple[int, object]]:
+    """(offset, warcio record or Rejected) for each record of a WARC (plain or gzip)."""
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == GZIP_MAGIC
+        f.seek(0)
+        if gzipped:
+            for offset, data in iter_gzip_members(f, max_bytes):
+                if isinstance(data, Rejected):
+                    yield offset, data
+                    continue
+                if not data.lstrip(b"\r\n").startswith(b"WARC/"):
+                    yield offset, Rejected("malformed_record", f"no WARC header at {offset}")
+                    continue
+                # the consumer reads each record's payload before asking for the next one
+                found = 0
+                try:
+                    for record in ArchiveIterator(io.BytesIO(data), arc2warc=False):
+                        found += 1
+                        yield offset, record
+                except (ArchiveLoadFailed, ValueError, EOFError) as exc:
+                    yield offset, Rejected("malformed_record", f"record at {offset}: {exc}")
+                    continue
+                if not found:
+                    yield offset, Rejected("malformed_record", f"empty gzip member at {offset}")
+            return
+        iterator = ArchiveIterator(f, arc2warc=False)
+        try:
+            for record in iterator:
+                yield iterator.get_record_offset(), record
+        except (ArchiveLoadFailed, ValueError, EOFError) as exc:
+            offset = iterator.get_record_offset() or 0
+            yield offset, Rejected("malformed_record", f"record after {offset}; rest unread: {exc}")
+
+
+def read_warc(
+    path: Path,
+    *,
+    source: str = "web",
+    options: ExtractOptions = DEFAULT_OPTIONS,
+    part_rows: int = 100_000,
+    part_bytes: int = 64 << 20,
+) -> Iterator[StageResult]:
+    """The documents of one WARC or WET file."""
+    batch = Batcher(part_rows, part_bytes)
+    for offset, record in iter_warc_records(path, options.max_bytes * 4):
+        base = {"id": f"{path.name}@{offset}", "source": source}
+        if isinstance(record, Rejected):
+            base["meta"] = file_meta(path, warc_offset=offset)
+            done = batch.reject(base, record)
+        else:
+            done = _record_document(record, offset, path, base, options, batch)
+        if done is not None:
+            yield done
+    yield from batch.finish()
+
+
+def _record_document(record, offset, path, base, options, batch: Batcher) -> StageResult | None:
+    kind = record.rec_type
+    if kind in NOT_DOCUMENTS:
+        batch.count(f"records_{kind}")
+        return None
+    headers = record.rec_headers
+    url = headers.get_header("WARC-Target-URI")
+    base["url"] = url
+    base["date"] = _warc_date(headers.get_header("WARC-Date"))
+    base["meta"] = file_meta(
+        path,
+        warc_offset=offset,
+        warc_record_id=headers.get_header("WARC-Record-ID"),
+        warc_type=kind,
+    )
+    try:
+        if kind == "conversion":  # WET: the text is the payload
+            data = _read_capped(record, options.max_bytes)
+            text, _ = decode_bytes(data, headers.get_header("Content-Type"))
+            if not text.strip():
+                raise Rejected("no_text", "empty conversion record")
+            return batch.add({**base, "text": text})
+        if kind not in ("response", "resource"):
+            raise Rejected("unsupported_record", f"WARC-Type {kind}")
+        status = None
+        content_type = headers.get_header("Content-Type")
+        if record.http_headers is not None:
+            status = record.http_headers.get_statuscode()
+            content_type = record.http_headers.get_header("Content-Type")
+            if status and not status.startswith("2"):
+                raise Rejected("http_status", f"HTTP {status}")
+        data = _read_capped(record, options.max_bytes)
+        if not is_html(content_type, data):
+            raise Rejected("not_html", f"Content-Type {content_type}")
+        doc = extract_html(data, url=url, content_type=content_type, options=options)
+    except Rejected as rej:
+        return batch.reject(base, rej)
+    meta = {**doc.pop("meta"), **base["meta"]}
+    doc = {k: v for k, v in doc.items() if v is not None}
+    return batch.add({**base, **doc, "meta": meta, "url": url or doc.get("url")})
+
+
+def _read_capped(record, max_bytes: int) -> bytes:
+    try:
+        data = record.content_stream().read(max_bytes + 1)
+    except (OSError, zlib.error, EOFError, ValueError) as exc:
+        raise Rejected("malformed_record", f"payload: {exc}") from None
+    if len(data) > max_bytes:
+        raise Rejected("too_large", f"payload over max_bytes {max_bytes}")
+    return data
+
+
+def _warc_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+    except ValueError:
+        return None
+
+
+HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".html.zst")
+
+
+def read_html_file(
+    path: Path,
+    *,
+    source: str = "web",
+    options: ExtractOptions = DEFAULT_OPTIONS,
+    url: str | None = None,
+) -> Iterator[StageResult]:
+    """One document from one HTML file (plain, gzip or zstd)."""
+    batch = Batcher()
+    base = {"id": path.name, "source": source, "meta": file_meta(path)}
+    try:
+        with open_input(path) as f:
+            data = f.read(options.max_bytes + 1)
+        if len(data) > options.max_bytes:
+            raise Rejected("too_large", f"over max_bytes {options.max_bytes}")
+        if not is_html(None, data):
+            raise Rejected("not_html", "the file does not start like HTML")
+        doc = extract_html(data, url=url, options=options)
+    except Rejected as rej:
+        batch.reject(base, rej)
+    except (OSError, CompressedInputError) as exc:
+        batch.reject(base, Rejected("truncated_input", str(exc)))
+    else:
+        doc["meta"] = {**doc["meta"], **base["meta"]}
+        batch.add({**base, **{k: v for k, v in doc.items() if v is not None}})
+    yield from batch.finish()

@@ -1,0 +1,202 @@
+"""The `extract_*` source stages: one per kind of source (web, article, book, forum, social).
+
+Each reads its input files by format, sniffed from the file's first bytes (so a `.gz` or `.zst`
+of any format works), and counts a file it cannot read as `unsupported_format`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from corpus.compression import CompressedInputError, open_input
+from corpus.sources.books import read_epub, read_text_book
+from corpus.sources.common import Batcher, Rejected, file_meta
+from corpus.sources.html import ExtractOptions, is_html
+from corpus.sources.social import read_mastodon, read_reddit, read_twitter
+from corpus.sources.stackexchange import read_posts_xml
+from corpus.sources.warc import read_html_file, read_warc
+from corpus.stage import StageResult
+from pipelines.stages import SourceStage, expand_paths, register
+
+SNIFF_BYTES = 65536
+
+
+def sniff(path: Path) -> bytes:
+    """The first bytes of a file, decompressed; b"" if it cannot be read."""
+    try:
+        with open_input(path) as f:
+            return f.read(SNIFF_BYTES)
+    except (OSError, CompressedInputError):
+        return b""
+
+
+def unsupported(path: Path, source: str, why: str) -> Iterator[StageResult]:
+    batch = Batcher()
+    row = {"id": path.name, "source": source, "meta": file_meta(path)}
+    batch.reject(row, Rejected("unsupported_format", why))
+    yield from batch.finish()
+
+
+@dataclass(frozen=True)
+class _Common:
+    paths: list[str]
+    part_rows: int = 100_000
+    part_mb: int = 64
+
+    def __post_init__(self):
+        if min(self.part_rows, self.part_mb) < 1:
+            raise ValueError("part_rows and part_mb must be at least 1")
+
+
+class _Extract(SourceStage):
+    source = "web"
+
+    def input_files(self) -> list[Path]:
+        return expand_paths(self.params.paths)
+
+    def sizes(self) -> dict:
+        return {"part_rows": self.params.part_rows, "part_bytes": self.params.part_mb << 20}
+
+
+@dataclass(frozen=True)
+class _HtmlParams(_Common):
+    favor: Literal["precision", "balanced", "recall"] = "precision"
+    comments: bool = False
+    time_limit_s: float = 5.0
+    max_page_mb: float = 8.0
+    min_chars: int = 1
+
+
+def _options(p: _HtmlParams, comments: bool | None = None) -> ExtractOptions:
+    return ExtractOptions(
+        favor=p.favor,
+        comments=p.comments if comments is None else comments,
+        time_limit_s=p.time_limit_s,
+        max_bytes=int(p.max_page_mb * (1 << 20)),
+        min_chars=p.min_chars,
+    )
+
+
+def _read_web(stage: _Extract, path: Path, options: ExtractOptions) -> Iterator[StageResult]:
+    head = sniff(path)
+    if head.startswith((b"WARC/", b"warc/")):
+        return read_warc(path, source=stage.source, options=options, **stage.sizes())
+    if is_html(None, head):
+        return read_html_file(path, source=stage.source, options=options)
+    return unsupported(path, stage.source, "neither a WARC/WET file nor an HTML page")
+
+
+@register("extract_web")
+class ExtractWeb(_Extract):
+    """Web pages from WARC/WET files (Common Crawl, our crawler) and HTML files, via trafilatura."""
+
+    source = "web"
+
+    @dataclass(frozen=True)
+    class Params(_HtmlParams):
+        pass
+
+    def read(self, path: Path) -> Iterator[StageResult]:
+        return _read_web(self, path, _options(self.params))
+
+
+@register("extract_article")
+class ExtractArticle(ExtractWeb):
+    """News and blog articles (WARC or HTML) with title, author and date, via trafilatura."""
+
+    source = "article"
+
+
+@register("extract_book")
+class ExtractBook(_Extract):
+    """Books: Project Gutenberg texts (headers stripped), EPUB files, plain text files."""
+
+    source = "book"
+
+    @dataclass(frozen=True)
+    class Params(_Common):
+        max_book_mb: int = 256
+
+    def read(self, path: Path) -> Iterator[StageResult]:
+        max_bytes = self.params.max_book_mb << 20
+        if sniff(path).startswith(b"PK\x03\x04"):
+            return read_epub(path, max_bytes=max_bytes)
+        return read_text_book(path, max_bytes=max_bytes)
+
+
+@register("extract_forum")
+class ExtractForum(_Extract):
+    """Forums: Stack Exchange Posts.xml dumps (threads), forum HTML pages (comments kept)."""
+
+    source = "forum"
+
+    @dataclass(frozen=True)
+    class Params(_HtmlParams):
+        comments: bool = True
+        site: str | None = None  # e.g. https://datascience.stackexchange.com, for thread URLs
+        min_score: int | None = None
+        max_answers: int | None = None
+
+    def read(self, path: Path) -> Iterator[StageResult]:
+        p = self.params
+        head = sniff(path)
+        if re.search(rb"<posts[\s>]", head[:4096]):
+            return read_posts_xml(
+                path,
+                site=p.site,
+                min_score=p.min_score,
+                max_answers=p.max_answers,
+                scratch_dir=self.scratch_dir,
+                **self.sizes(),
+            )
+        return _read_web(self, path, _options(p))
+
+
+@register("extract_social")
+class ExtractSocial(_Extract):
+    """Social threads: Reddit NDJSON dumps, Twitter API v2 pages, Mastodon outboxes."""
+
+    source = "social"
+
+    @dataclass(frozen=True)
+    class Params(_Common):
+        format: Literal["auto", "reddit", "twitter", "mastodon"] = "auto"
+        min_score: int | None = None  # Reddit comments below it are dropped
+
+    def read(self, path: Path) -> Iterator[StageResult]:
+        fmt = self.params.format
+        if fmt == "auto":
+            fmt = detect_social(sniff(path))
+        common = {"scratch_dir": self.scratch_dir, **self.sizes()}
+        if fmt == "reddit":
+            return read_reddit(path, min_score=self.params.min_score, **common)
+        if fmt == "twitter":
+            return read_twitter(path, **common)
+        if fmt == "mastodon":
+            return read_mastodon(path, **common)
+        return unsupported(path, "social", "not a Reddit dump, Twitter v2 page or Mastodon outbox")
+
+
+def detect_social(head: bytes) -> str | None:
+    first = head.split(b"\n", 1)[0]
+    try:
+        obj = json.loads(first)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        obj = None
+    if isinstance(obj, dict):
+        if isinstance(obj.get("data"), list):
+            return "twitter"
+        if {"subreddit", "link_id", "selftext", "body"} & obj.keys():
+            return "reddit"
+        if obj.get("type") in ("OrderedCollection", "OrderedCollectionPage"):
+            return "mastodon"
+    if re.match(rb'\s*\{\s*"data"\s*:\s*\[', first):  # a page longer than the sniffed bytes
+        return "twitter"
+    if re.search(rb'"(orderedItems|OrderedCollection(Page)?)"', head):
+        return "mastodon"
+    return None
