@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from corpus.crawl.crawler import CrawlConfig, crawl, read_seeds
+from corpus.crawl.fetch import FetchLimits
 from corpus.dataset import Dataset
 from corpus.errors import CorpusError
 from corpus.schema import SOURCES
@@ -38,6 +40,16 @@ def _executor_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else local)")
     p.add_argument("--workers", type=_positive, help="parallel tasks (default: all CPUs)")
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -89,6 +101,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a stage parameter (see `corpus stages`), e.g. --set min_score=2",
     )
+    _executor_options(p)
+
+    p = sub.add_parser("crawl", help="crawl from seed URLs into gzip WARC files, politely")
+    p.add_argument("--seeds", required=True, metavar="FILE", help="seed URLs, one a line")
+    p.add_argument("--out", required=True, metavar="DIR", help="e.g. RUN/crawl")
+    p.add_argument("--max-pages", type=_positive, default=1000, help="URLs in all (default 1000)")
+    p.add_argument("--max-depth", type=_non_negative, default=5, help="link hops (default 5)")
+    p.add_argument(
+        "--allow-domain",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="also crawl this domain and its subdomains (default: the seeds' hosts only)",
+    )
+    p.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="allow private, loopback and link-local addresses (refused by default)",
+    )
+    p.add_argument("--delay", type=float, default=1.0, help="seconds between requests to a host")
+    p.add_argument("--per-host-concurrency", type=_positive, default=1)
+    p.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for a read")
+    p.add_argument("--max-page-mb", type=float, default=8.0, help="largest response body")
+    p.add_argument("--user-agent", default=FetchLimits.user_agent)
+    p.add_argument("--ignore-robots", action="store_true", help="for your own sites only")
     _executor_options(p)
 
     p = sub.add_parser("export", help="write a dataset as dolma-style JSONL(.gz|.zst)")
@@ -158,6 +195,41 @@ def _run_source(args, name: str, cls, raw: dict) -> None:
     _run_one(args, job, tasks)
 
 
+def cmd_crawl(args) -> int:
+    if args.delay < 0 or args.timeout <= 0 or args.max_page_mb <= 0:
+        raise ConfigError("--delay must be ≥0, --timeout and --max-page-mb > 0")
+    limits = FetchLimits(
+        read_timeout_s=args.timeout,
+        connect_timeout_s=min(10.0, args.timeout),
+        deadline_s=max(60.0, 3 * args.timeout),
+        max_bytes=int(args.max_page_mb * (1 << 20)),
+        allow_private=args.allow_private,
+        user_agent=args.user_agent,
+    )
+    config = CrawlConfig(
+        max_pages=args.max_pages,
+        max_depth=args.max_depth,
+        allow_domains=tuple(d.lower().strip(".") for d in args.allow_domain),
+        delay_s=args.delay,
+        per_host_concurrency=args.per_host_concurrency,
+        obey_robots=not args.ignore_robots,
+        limits=limits,
+    )
+    seeds = read_seeds(Path(args.seeds))
+    executor = make_executor(args.executor, args.address, args.workers)
+    try:
+        summary = crawl(seeds, Path(args.out), config, executor, log=_log)
+    finally:
+        executor.close()
+    rejected = ", ".join(f"{k} {v}" for k, v in sorted(summary.rejected.items()))
+    _log(
+        f"[crawl] {summary.handled} URLs ({summary.fetched_now} this run), {summary.kept} pages "
+        f"kept in {len(summary.warc_files)} WARC files"
+        + (f"; not kept: {rejected}" if rejected else "")
+    )
+    return 0
+
+
 def cmd_export(args) -> int:
     dataset = Dataset(args.dataset)
     out = Path(args.out).resolve()
@@ -197,6 +269,7 @@ COMMANDS = {
     "run": cmd_run,
     "status": cmd_status,
     "import": cmd_import,
+    "crawl": cmd_crawl,
     "extract": cmd_extract,
     "export": cmd_export,
     "stages": cmd_stages,

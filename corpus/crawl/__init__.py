@@ -1,0 +1,1 @@
+"""The polite crawler: URL rules, fetching with limits, and the WARC-backed frontier."""
