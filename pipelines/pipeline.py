@@ -177,7 +177,7 @@ def build_report(
 
 def _versions() -> dict:
     versions = {"python": platform.python_version()}
-    for package in ("corpus", "pyarrow", "ray", "zstandard"):
+    for package in ("corpus", "pyarrow", "ray", "zstandard", "trafilatura", "warcio"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
