@@ -152,8 +152,8 @@ def bench_crawl(pages: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--files", type=int, default=8)
-    ap.add_argument("--per-file", type=int, default=60)
+    ap.add_argument("--files", type=int, default=16)
+    ap.add_argument("--per-file", type=int, default=30)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--crawl-pages", type=int, default=400)
     args = ap.parse_args()
