@@ -75,6 +75,7 @@ class _Host:
 
     def __init__(self, name: str, config: CrawlConfig, cache_dir: Path):
         self.name, self.config, self.cache_dir = name, config, cache_dir
+        self.key = hashlib.sha1(name.encode()).hexdigest()  # names its files in the cache folder
         self.lock = threading.Lock()
         self.next_start = 0.0
         self.robots: urllib.robotparser.RobotFileParser | None = None
@@ -82,7 +83,7 @@ class _Host:
         self.sitemaps: list[str] | None = []
 
     def load_robots(self, scheme: str) -> None:
-        cache = self.cache_dir / (hashlib.sha1(self.name.encode()).hexdigest() + ".json")
+        cache = self.cache_dir / f"{self.key}.json"
         try:
             cached = json.loads(cache.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
@@ -113,16 +114,15 @@ class _Host:
         if fresh:  # the robots.txt request itself counts against the host's delay
             self.next_start = max(self.next_start, time.monotonic() + self.delay)
         try:  # the host's clock from an earlier round: its next request may not come sooner
-            resume_at = float((self.cache_dir / (cache.stem + ".clock")).read_text())
+            resume_at = float((self.cache_dir / f"{self.key}.clock").read_text())
             self.next_start = max(self.next_start, time.monotonic() + resume_at - time.time())
         except (FileNotFoundError, ValueError):
             pass
 
     def save_clock(self) -> None:
-        key = hashlib.sha1(self.name.encode()).hexdigest()
         wall = time.time() + max(0.0, self.next_start - time.monotonic())
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        (self.cache_dir / f"{key}.clock").write_text(repr(wall))
+        (self.cache_dir / f"{self.key}.clock").write_text(repr(wall))
 
     def _fetch_robots(self, url: str) -> dict:
         self.pace()
@@ -396,7 +396,6 @@ def crawl(
 
     summary = CrawlSummary()
     done: set[str] = set()
-    depth_of: dict[str, int] = {}
     pending: dict[str, int] = {}
 
     def record(outcome: dict) -> None:
@@ -418,7 +417,6 @@ def crawl(
             if link in done or link in pending or not in_domains(link, domains):
                 continue
             pending[link] = next_depth
-            depth_of[link] = next_depth
 
     warcs = sorted(out_dir.glob("crawl-*.warc.gz"))
     for path in warcs:

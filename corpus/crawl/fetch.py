@@ -133,7 +133,7 @@ def fetch(url: str, limits: FetchLimits) -> Response:
             raise FetchError("too_large", f"Content-Length {declared} > {limits.max_bytes}")
         chunks, size = [], 0
         while True:
-            chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
+            chunk = resp.read1(65536)
             if not chunk:
                 break
             size += len(chunk)

@@ -11,9 +11,12 @@ import codecs
 import json
 import re
 import signal
+import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import charset_normalizer
@@ -42,18 +45,19 @@ class Batcher:
         self.rejects: list[dict] = []
         self.counters: dict[str, int] = {}
         self._bytes = 0
+        self._ready: list[StageResult] = []
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
 
-    def add(self, row: dict) -> StageResult | None:
-        """Add a document; returns a full batch when one is ready."""
+    def add(self, row: dict) -> None:
+        """Add a document; a full batch waits in `drain()`."""
         row["text"] = normalize_newlines(row["text"])
         self.rows.append(_meta_to_json(row))
         self._bytes += len(row["text"])
-        return self._cut() if self._full() else None
+        self._cut_if_full()
 
-    def reject(self, row: dict, rej: Rejected) -> StageResult | None:
+    def reject(self, row: dict, rej: Rejected) -> None:
         """Add a rejected record (its Document fields as far as known) under `rej.reason`."""
         row = _meta_to_json(dict(row))
         row.setdefault("text", "")
@@ -63,12 +67,17 @@ class Batcher:
         row["reason"], row["error"] = rej.reason, rej.error[:2000] or None
         self.rejects.append(row)
         self._bytes += len(row["text"])
-        return self._cut() if self._full() else None
+        self._cut_if_full()
 
-    def _full(self) -> bool:
-        return (
-            len(self.rows) + len(self.rejects) >= self.part_rows or self._bytes >= self.part_bytes
-        )
+    def drain(self) -> Iterator[StageResult]:
+        """The full batches cut so far; a reader yields from this inside its loop."""
+        while self._ready:
+            yield self._ready.pop(0)
+
+    def _cut_if_full(self) -> None:
+        rows = len(self.rows) + len(self.rejects)
+        if rows >= self.part_rows or self._bytes >= self.part_bytes:
+            self._ready.append(self._cut())
 
     def _cut(self) -> StageResult:
         kept = pa.Table.from_pylist(self.rows, schema=DOCUMENT_SCHEMA) if self.rows else None
@@ -81,7 +90,8 @@ class Batcher:
         return result
 
     def finish(self) -> Iterator[StageResult]:
-        """The last batch (always one, possibly empty, so every input leaves a record)."""
+        """The batches not yet drained, then the last one (always, possibly empty)."""
+        yield from self.drain()
         yield self._cut()
 
 
@@ -204,6 +214,39 @@ def time_limit(seconds: float | None):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def scratch_db(scratch_dir: Path | None) -> Iterator[sqlite3.Connection]:
+    """A throwaway SQLite database in `scratch_dir` (a temp folder if None) for spilling records.
+
+    Its page cache is capped at 32 MiB, so a reader that groups records through it (threads of a
+    dump) runs in flat memory whatever the input's size; it is deleted on exit.
+    """
+    with tempfile.TemporaryDirectory(dir=scratch_dir) as tmp:
+        db = sqlite3.connect(Path(tmp) / "spill.sqlite")
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute("PRAGMA cache_size=-32768")
+        try:
+            yield db
+        finally:
+            db.close()
+
+
+def parse_date(value: object) -> datetime | None:
+    """A UTC datetime from an ISO 8601 string or Unix seconds; None when it is neither."""
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+        if isinstance(value, str) and value:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                return parsed.replace(tzinfo=timezone.utc)
+            return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
 
 
 def file_meta(path: Path, **more) -> dict:

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import trafilatura
 
-from corpus.sources.common import Rejected, TimeLimitExceeded, decode_bytes, time_limit
+from corpus.sources.common import (
+    Rejected,
+    TimeLimitExceeded,
+    decode_bytes,
+    parse_date,
+    time_limit,
+)
 
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)  # it logs every empty page
 
@@ -87,17 +92,7 @@ def extract_html(
         "text": text,
         "title": doc.title or None,
         "author": doc.author or None,
-        "date": parse_day(doc.date),
+        "date": parse_date(doc.date),
         "url": url or doc.url or None,
         "meta": meta,
     }
-
-
-def parse_day(value: str | None) -> datetime | None:
-    """trafilatura's YYYY-MM-DD date as a UTC timestamp."""
-    if not value:
-        return None
-    try:
-        return datetime.strptime(value[:10], "%Y-%m-%d").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None

@@ -19,17 +19,11 @@ import pyarrow as pa
 
 from corpus.compression import CompressedInputError, open_input
 from corpus.schema import DOCUMENT_SCHEMA, SOURCES, conform, rejected_rows
+from corpus.sources.common import REJECT_TEXT_CHARS, Rejected, parse_date
 from corpus.stage import StageResult
 
 RECORD_KEY = "_record"  # meta key holding the input record's other top-level fields
 LIFTED_FIELDS = ("url", "title", "author")
-REJECT_TEXT_CHARS = 65536  # a rejected line keeps this much of its text, for the report
-
-
-class _Rejected(Exception):
-    def __init__(self, reason: str, error: str, text: str = ""):
-        super().__init__(error)
-        self.reason, self.error, self.text = reason, error, text
 
 
 def read_jsonl(
@@ -55,7 +49,7 @@ def read_jsonl(
                 stats["lines"] += 1
                 try:
                     row = _parse_line(line, path.name, lineno, default_source, max_doc_bytes)
-                except _Rejected as rej:
+                except Rejected as rej:
                     rejects.append(_reject(f"{path.name}:{lineno}", default_source, path, rej))
                     continue
                 if "\r" in row["text"]:
@@ -68,7 +62,7 @@ def read_jsonl(
                     rows, rejects, batch_bytes = [], [], 0
                     stats = {"lines": 0, "newlines_normalized": 0}
         except CompressedInputError as exc:
-            rej = _Rejected("truncated_input", f"after line {lineno}: {exc}")
+            rej = Rejected("truncated_input", f"after line {lineno}: {exc}")
             rejects.append(_reject(f"{path.name}:{lineno + 1}", default_source, path, rej))
     yield _batch(rows, rejects, stats)
 
@@ -76,20 +70,20 @@ def read_jsonl(
 def _parse_line(line: bytes, name: str, lineno: int, default_source: str, max_bytes: int) -> dict:
     if len(line) > max_bytes:
         text = line[:REJECT_TEXT_CHARS].decode("utf-8", "replace")
-        raise _Rejected("too_large", f"{len(line)} bytes > max_doc_bytes {max_bytes}", text)
+        raise Rejected("too_large", f"{len(line)} bytes > max_doc_bytes {max_bytes}", text)
     try:
         decoded = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _Rejected("invalid_utf8", str(exc), line.decode("utf-8", "replace")) from None
+        raise Rejected("invalid_utf8", str(exc), line.decode("utf-8", "replace")) from None
     try:
         record = json.loads(decoded)
     except json.JSONDecodeError as exc:
-        raise _Rejected("invalid_json", str(exc), decoded) from None
+        raise Rejected("invalid_json", str(exc), decoded) from None
     if not isinstance(record, dict):
-        raise _Rejected("not_an_object", f"a JSON {type(record).__name__}", decoded)
+        raise Rejected("not_an_object", f"a JSON {type(record).__name__}", decoded)
     text = record.get("text")
     if not isinstance(text, str):
-        raise _Rejected("missing_text", "no string 'text' field", decoded)
+        raise Rejected("missing_text", "no string 'text' field", decoded)
     return _document(record, name, lineno, default_source)
 
 
@@ -127,22 +121,7 @@ def _valid_unicode(s: str) -> str:
         return s.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
-def parse_date(value: object) -> datetime | None:
-    """A UTC datetime from an ISO 8601 string or Unix seconds; None when it is neither."""
-    try:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value, tz=timezone.utc)
-        if isinstance(value, str) and value:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            if parsed.tzinfo is None:
-                return parsed.replace(tzinfo=timezone.utc)
-            return parsed.astimezone(timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        return None
-    return None
-
-
-def _reject(doc_id: str, source: str, path: Path, rej: _Rejected) -> dict:
+def _reject(doc_id: str, source: str, path: Path, rej: Rejected) -> dict:
     return {
         "id": doc_id,
         "text": rej.text[:REJECT_TEXT_CHARS],

@@ -20,14 +20,13 @@ from __future__ import annotations
 import html
 import json
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from corpus.compression import CompressedInputError, open_input
-from corpus.sources.common import Batcher, Rejected, file_meta
+from corpus.sources.common import Batcher, Rejected, file_meta, parse_date, scratch_db
 from corpus.sources.markup import html_to_text
 from corpus.stage import StageResult
 
@@ -69,15 +68,8 @@ class Spill:
 
 @contextmanager
 def spill(scratch_dir: Path | None):
-    with tempfile.TemporaryDirectory(dir=scratch_dir) as tmp:
-        db = sqlite3.connect(Path(tmp) / "spill.sqlite")
-        db.execute("PRAGMA journal_mode=OFF")
-        db.execute("PRAGMA synchronous=OFF")
-        db.execute("PRAGMA cache_size=-32768")
-        try:
-            yield Spill(db)
-        finally:
-            db.close()
+    with scratch_db(scratch_dir) as db:
+        yield Spill(db)
 
 
 def iter_json_lines(path: Path, max_line_bytes: int) -> Iterator[tuple[int, dict | Rejected]]:
@@ -120,14 +112,10 @@ def iter_json_lines(path: Path, max_line_bytes: int) -> Iterator[tuple[int, dict
 
 
 def _utc(value) -> datetime | None:
-    if value is None or value == "":
-        return None
-    try:
-        if isinstance(value, (int, float)) or str(value).replace(".", "", 1).isdigit():
-            return datetime.fromtimestamp(float(value), tz=timezone.utc)
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        return None
+    """parse_date, also reading Unix seconds written as a string (as some dumps do)."""
+    if isinstance(value, str) and value.replace(".", "", 1).isdigit():
+        value = float(value)
+    return parse_date(value)
 
 
 def _num(value, default: float = 0) -> float:
@@ -156,8 +144,8 @@ def read_reddit(
             base = {"id": f"reddit:{path.name}:{lineno}", "source": "social"}
             base["meta"] = file_meta(path, line=lineno)
             if isinstance(obj, Rejected):
-                if (done := batch.reject(base, obj)) is not None:
-                    yield done
+                batch.reject(base, obj)
+                yield from batch.drain()
                 continue
             name = obj.get("name") or ""
             is_submission = "title" in obj or name.startswith("t3_")
@@ -165,8 +153,8 @@ def read_reddit(
             thread = f"t3_{post_id}" if is_submission else obj.get("link_id")
             if not post_id or not thread:
                 rej = Rejected("not_a_post", "neither a submission nor a comment with a link_id")
-                if (done := batch.reject(base, rej)) is not None:
-                    yield done
+                batch.reject(base, rej)
+                yield from batch.drain()
                 continue
             store.add(thread, post_id, lineno, obj)
         for thread, posts in store.threads():
@@ -243,18 +231,17 @@ def _reddit_thread(path, thread, posts, min_score, batch: Batcher) -> Iterator[S
             "text": obj.get("body") or obj.get("selftext") or "",
             "meta": file_meta(path, line=line, thread_id=thread, post_ids=[obj.get("id")]),
         }
-        if (done := batch.reject(row, rej)) is not None:
-            yield done
+        batch.reject(row, rej)
+        yield from batch.drain()
     meta["post_ids"] = post_ids
     meta["comments"] = len(post_ids) - (1 if submission is not None and post_ids else 0)
     doc["meta"] = meta
     doc["text"] = "\n\n".join(texts)
     if not doc["text"].strip():
-        done = batch.reject(doc, Rejected("empty_thread", "every post of the thread was dropped"))
+        batch.reject(doc, Rejected("empty_thread", "every post of the thread was dropped"))
     else:
-        done = batch.add(doc)
-    if done is not None:
-        yield done
+        batch.add(doc)
+    yield from batch.drain()
 
 
 # --- Twitter API v2 -------------------------------------------------------------------------
@@ -276,8 +263,8 @@ def read_twitter(
             base["meta"] = file_meta(path, line=lineno)
             if isinstance(page, Rejected) or not isinstance(page.get("data"), list):
                 rej = page if isinstance(page, Rejected) else Rejected("not_a_page", "no data list")
-                if (done := batch.reject(base, rej)) is not None:
-                    yield done
+                batch.reject(base, rej)
+                yield from batch.drain()
                 continue
             users = {u.get("id"): u for u in (page.get("includes") or {}).get("users", [])}
             for tweet in page["data"]:
@@ -294,8 +281,8 @@ def read_twitter(
                         "meta": file_meta(path, line=lineno, post_ids=[tweet["id"]]),
                     }
                     rej = Rejected("retweet", "a retweet repeats another tweet's text")
-                    if (done := batch.reject(row, rej)) is not None:
-                        yield done
+                    batch.reject(row, rej)
+                    yield from batch.drain()
                     continue
                 conversation = tweet.get("conversation_id") or tweet["id"]
                 store.add(conversation, tweet["id"], lineno, tweet)
@@ -324,11 +311,10 @@ def read_twitter(
                 ),
             }
             if not doc["text"].strip():
-                done = batch.reject(doc, Rejected("empty_thread", "no tweet text"))
+                batch.reject(doc, Rejected("empty_thread", "no tweet text"))
             else:
-                done = batch.add(doc)
-            if done is not None:
-                yield done
+                batch.add(doc)
+            yield from batch.drain()
     yield from batch.finish()
 
 
@@ -379,8 +365,8 @@ def read_mastodon(
             continue
         else:
             rej = Rejected("not_a_post", f"activity type {kind}")
-        if (done := batch.reject(row, rej)) is not None:
-            yield done
+        batch.reject(row, rej)
+        yield from batch.drain()
 
     def root(note_id: str) -> str:
         seen = set()
@@ -419,11 +405,10 @@ def read_mastodon(
             ),
         }
         if not doc["text"].strip():
-            done = batch.reject(doc, Rejected("empty_thread", "no text in the thread's notes"))
+            batch.reject(doc, Rejected("empty_thread", "no text in the thread's notes"))
         else:
-            done = batch.add(doc)
-        if done is not None:
-            yield done
+            batch.add(doc)
+        yield from batch.drain()
     yield from batch.finish()
 
 

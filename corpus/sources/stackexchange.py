@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import lxml.etree as etree
 
 from corpus.compression import CompressedInputError, open_input
-from corpus.sources.common import Batcher, Rejected, file_meta
+from corpus.sources.common import Batcher, Rejected, file_meta, parse_date, scratch_db
 from corpus.sources.markup import html_to_text, safe_xml_parser
 from corpus.stage import StageResult
 
@@ -129,15 +126,6 @@ def parse_tags(value: str | None) -> list[str]:
     return [t for t in value.split("|") if t]
 
 
-def _date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
-
-
 def _int(value: str | None, default: int = 0) -> int:
     try:
         return int(value) if value is not None else default
@@ -147,19 +135,12 @@ def _int(value: str | None, default: int = 0) -> int:
 
 @contextmanager
 def _spill(scratch_dir: Path | None):
-    with tempfile.TemporaryDirectory(dir=scratch_dir) as tmp:
-        db = sqlite3.connect(Path(tmp) / "posts.sqlite")
-        db.execute("PRAGMA journal_mode=OFF")
-        db.execute("PRAGMA synchronous=OFF")
-        db.execute("PRAGMA cache_size=-32768")  # 32 MiB, whatever the dump's size
+    with scratch_db(scratch_dir) as db:
         db.execute(
             "CREATE TABLE posts (id INTEGER PRIMARY KEY, thread INTEGER, type INTEGER, "
             "score INTEGER, offset INTEGER, row TEXT)"
         )
-        try:
-            yield db
-        finally:
-            db.close()
+        yield db
 
 
 def read_posts_xml(
@@ -196,8 +177,8 @@ def read_posts_xml(
                     (post_id, thread, kind, _int(attrs.get("Score")), offset, json.dumps(attrs)),
                 )
             except Rejected as rej:
-                if (done := batch.reject(base, rej)) is not None:
-                    yield done
+                batch.reject(base, rej)
+                yield from batch.drain()
         db.execute("CREATE INDEX by_thread ON posts (thread, type)")
         yield from _threads(db, path, site, min_score, max_answers, batch)
     yield from batch.finish()
@@ -226,7 +207,7 @@ def _threads(db, path, site, min_score, max_answers, batch: Batcher) -> Iterator
             "source": "forum",
             "url": f"{site.rstrip('/')}/questions/{qid}" if site else None,
             "title": q.get("Title"),
-            "date": _date(q.get("CreationDate")),
+            "date": parse_date(q.get("CreationDate")),
         }
         meta = file_meta(
             path,
@@ -245,13 +226,12 @@ def _threads(db, path, site, min_score, max_answers, batch: Batcher) -> Iterator
         text = "\n\n".join(p for p in parts if p.strip())
         row = {**base, "meta": meta, "text": text}
         if not body.strip():
-            done = batch.reject(row, Rejected("deleted_or_empty", "the question has no body"))
+            batch.reject(row, Rejected("deleted_or_empty", "the question has no body"))
         elif min_score is not None and _int(q.get("Score")) < min_score:
-            done = batch.reject(row, Rejected("below_min_score", f"score {q.get('Score')}"))
+            batch.reject(row, Rejected("below_min_score", f"score {q.get('Score')}"))
         else:
-            done = batch.add(row)
-        if done is not None:
-            yield done
+            batch.add(row)
+        yield from batch.drain()
     for pid, thread, offset, raw in db.execute(
         "SELECT id, thread, offset, row FROM posts WHERE type = 2 AND thread NOT IN "
         "(SELECT id FROM posts WHERE type = 1) ORDER BY id"
@@ -264,5 +244,5 @@ def _threads(db, path, site, min_score, max_answers, batch: Batcher) -> Iterator
             "meta": file_meta(path, offset=offset, post_ids=[pid], question_id=thread),
         }
         rej = Rejected("orphan_answer", f"question {thread} is not in the file")
-        if (done := batch.reject(row, rej)) is not None:
-            yield done
+        batch.reject(row, rej)
+        yield from batch.drain()

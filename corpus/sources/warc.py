@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import zlib
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,7 +21,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from corpus.compression import GZIP_MAGIC, CompressedInputError, open_input
-from corpus.sources.common import Batcher, Rejected, decode_bytes, file_meta
+from corpus.sources.common import Batcher, Rejected, decode_bytes, file_meta, parse_date
 from corpus.sources.html import DEFAULT_OPTIONS, ExtractOptions, extract_html, is_html
 from corpus.stage import StageResult
 
@@ -137,23 +136,22 @@ def read_warc(
         base = {"id": f"{path.name}@{offset}", "source": source}
         if isinstance(record, Rejected):
             base["meta"] = file_meta(path, warc_offset=offset)
-            done = batch.reject(base, record)
+            batch.reject(base, record)
         else:
-            done = _record_document(record, offset, path, base, options, batch)
-        if done is not None:
-            yield done
+            _record_document(record, offset, path, base, options, batch)
+        yield from batch.drain()
     yield from batch.finish()
 
 
-def _record_document(record, offset, path, base, options, batch: Batcher) -> StageResult | None:
+def _record_document(record, offset, path, base, options, batch: Batcher) -> None:
     kind = record.rec_type
     if kind in NOT_DOCUMENTS:
         batch.count(f"records_{kind}")
-        return None
+        return
     headers = record.rec_headers
     url = headers.get_header("WARC-Target-URI")
     base["url"] = url
-    base["date"] = _warc_date(headers.get_header("WARC-Date"))
+    base["date"] = parse_date(headers.get_header("WARC-Date"))
     base["meta"] = file_meta(
         path,
         warc_offset=offset,
@@ -166,7 +164,8 @@ def _record_document(record, offset, path, base, options, batch: Batcher) -> Sta
             text, _ = decode_bytes(data, headers.get_header("Content-Type"))
             if not text.strip():
                 raise Rejected("no_text", "empty conversion record")
-            return batch.add({**base, "text": text})
+            batch.add({**base, "text": text})
+            return
         if kind not in ("response", "resource"):
             raise Rejected("unsupported_record", f"WARC-Type {kind}")
         status = None
@@ -181,10 +180,11 @@ def _record_document(record, offset, path, base, options, batch: Batcher) -> Sta
             raise Rejected("not_html", f"Content-Type {content_type}")
         doc = extract_html(data, url=url, content_type=content_type, options=options)
     except Rejected as rej:
-        return batch.reject(base, rej)
+        batch.reject(base, rej)
+        return
     meta = {**doc.pop("meta"), **base["meta"]}
     doc = {k: v for k, v in doc.items() if v is not None}
-    return batch.add({**base, **doc, "meta": meta, "url": url or doc.get("url")})
+    batch.add({**base, **doc, "meta": meta, "url": url or doc.get("url")})
 
 
 def _read_capped(record, max_bytes: int) -> bytes:
@@ -195,15 +195,6 @@ def _read_capped(record, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise Rejected("too_large", f"payload over max_bytes {max_bytes}")
     return data
-
-
-def _warc_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
-    except ValueError:
-        return None
 
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".html.zst")
