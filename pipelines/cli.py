@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -15,6 +16,20 @@ from corpus.crawl.fetch import FetchLimits
 from corpus.dataset import Dataset
 from corpus.errors import CorpusError
 from corpus.schema import SOURCES
+from filters.classify import (
+    POSITIVE_LABELS,
+    Labelled,
+    TrainOptions,
+    balance,
+    dataset_examples,
+    evaluate,
+    format_figures,
+    parse_label_map,
+    read_labelled,
+    split_holdout,
+    train,
+)
+from filters.fasttext_models import sidecar_path
 from pipelines.config import load_pipeline
 from pipelines.executors import make_executor
 from pipelines.params import ConfigError, describe_type, parse_params
@@ -126,6 +141,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ignore-robots", action="store_true", help="for your own sites only")
     _executor_options(p)
 
+    p = sub.add_parser(
+        "filter", help="score and filter a dataset: language, rule sets, classifiers, PII"
+    )
+    p.add_argument("dataset", metavar="DATASET")
+    p.add_argument("--out", required=True, metavar="DIR", help="kept documents; DIR/_rejected")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML of filter settings (the `filter` stage's keys; default: built-in defaults)",
+    )
+    _executor_options(p)
+
+    p = sub.add_parser("classifier", help="train or evaluate a fastText quality/toxicity model")
+    csub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    csub.required = True
+    t = csub.add_parser("train", help="train a classifier from labelled rows or two datasets")
+    t.add_argument("--kind", choices=("quality", "toxicity"), required=True)
+    t.add_argument("--labeled", action="append", metavar="FILE", help="CSV or JSONL (repeatable)")
+    t.add_argument("--positive", action="append", metavar="DATASET", help="hq / toxic examples")
+    t.add_argument("--negative", action="append", metavar="DATASET", help="lq / clean examples")
+    t.add_argument("--out", required=True, metavar="MODEL.bin")
+    t.add_argument(
+        "--chunk-words",
+        type=_non_negative,
+        default=0,
+        help="split dataset documents into examples of this many words (0: whole documents)",
+    )
+    t.add_argument(
+        "--holdout",
+        type=float,
+        default=0.0,
+        help="fraction held out by label, written to MODEL.heldout.jsonl and evaluated",
+    )
+    t.add_argument(
+        "--balance",
+        action="store_true",
+        help="down-sample every label to the rarest label's count (seeded)",
+    )
+    t.add_argument("--seed", type=_non_negative, default=0)
+    t.add_argument("--epoch", type=_positive, default=TrainOptions.epoch)
+    t.add_argument("--lr", type=float, default=TrainOptions.lr)
+    t.add_argument("--dim", type=_positive, default=TrainOptions.dim)
+    t.add_argument("--word-ngrams", type=_positive, default=TrainOptions.word_ngrams)
+    t.add_argument("--bucket", type=_positive, default=TrainOptions.bucket)
+    e = csub.add_parser("eval", help="precision, recall and F1 per label, and a confusion table")
+    e.add_argument("--model", required=True, metavar="MODEL.bin")
+    e.add_argument("--labeled", required=True, metavar="FILE", help="CSV or JSONL")
+    for q in (t, e):
+        q.add_argument("--text-col", default="text", help="text column (default: text)")
+        q.add_argument("--label-col", default="label", help="label column (default: label)")
+        q.add_argument("--label-map", metavar="A=B,...", help="rename labels, e.g. 0=toxic,2=clean")
+        q.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+
     p = sub.add_parser("export", help="write a dataset as dolma-style JSONL(.gz|.zst)")
     p.add_argument("dataset", metavar="DATASET")
     p.add_argument("--out", required=True, metavar="FILE")
@@ -191,6 +259,98 @@ def _run_source(args, name: str, cls, raw: dict) -> None:
     job = stage_job(name.split()[0], cls, values, chash, out, out / "_state")
     job = dataclasses.replace(job, kept_dir=str(out), rejected_dir=str(out / "_rejected"))
     _run_one(args, job, tasks)
+
+
+def cmd_filter(args) -> int:
+    raw: dict = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise ConfigError(f"no such config file: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: must be a mapping of filter settings")
+    cls = REGISTRY["filter"]
+    params = parse_params(cls.Params, raw, args.config or "corpus filter")
+    dataset = Dataset(args.dataset)
+    out = Path(args.out)
+    values = dataclasses.asdict(params)
+    chash = config_hash(cls.type_name, cls.version, values, "")
+    job = stage_job("filter", cls, values, chash, out, out / "_state")
+    job = dataclasses.replace(job, kept_dir=str(out), rejected_dir=str(out / "_rejected"))
+    _run_one(args, job, part_tasks(dataset))
+    return 0
+
+
+def cmd_classifier(args) -> int:
+    try:
+        label_map = parse_label_map(args.label_map)
+    except ValueError as exc:
+        raise ConfigError(f"--label-map: {exc}") from None
+    if args.action == "eval":
+        data = read_labelled(args.labeled, args.text_col, args.label_col, label_map)
+        if not data.texts:
+            raise CorpusError(f"{args.labeled}: no labelled rows")
+        _print_figures(evaluate(args.model, data), args.json)
+        return 0
+    if not 0 <= args.holdout < 1:
+        raise ConfigError(f"--holdout must be in [0, 1), got {args.holdout}")
+    if args.labeled and (args.positive or args.negative):
+        raise ConfigError("give --labeled, or --positive and --negative, not both")
+    if args.labeled:
+        data = Labelled()
+        for path in args.labeled:
+            more = read_labelled(path, args.text_col, args.label_col, label_map)
+            data.texts += more.texts
+            data.labels += more.labels
+            data.skipped.update(more.skipped)
+        sources = {"labeled": [str(Path(p).resolve()) for p in args.labeled]}
+    elif args.positive and args.negative:
+        pos, neg = POSITIVE_LABELS[args.kind]
+        data = Labelled()
+        for label, paths in ((pos, args.positive), (neg, args.negative)):
+            for path in paths:
+                for text in dataset_examples(Dataset(path), args.chunk_words):
+                    data.add(text, label)
+        sources = {"positive": args.positive, "negative": args.negative}
+    else:
+        raise ConfigError("give --labeled FILE, or both --positive and --negative datasets")
+    if args.balance:
+        data = balance(data, args.seed)
+    train_set, held = split_holdout(data, args.holdout, args.seed) if args.holdout else (data, None)
+    options = TrainOptions(
+        epoch=args.epoch,
+        lr=args.lr,
+        dim=args.dim,
+        word_ngrams=args.word_ngrams,
+        bucket=args.bucket,
+        seed=args.seed,
+    )
+    info = train(train_set, args.out, args.kind, options, {"sources": sources})
+    counts = ", ".join(f"{k} {v}" for k, v in info["labels"].items())
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(data.skipped.items()))
+    _log(
+        f"[classifier] trained {args.out} on {len(train_set.texts)} examples ({counts})"
+        + (f"; skipped: {skipped}" if skipped else "")
+    )
+    if held is not None and held.texts:
+        held_path = Path(args.out).with_suffix(".heldout.jsonl")
+        with open(held_path, "w", encoding="utf-8") as f:
+            for text, label in zip(held.texts, held.labels, strict=False):
+                f.write(json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n")
+        _log(f"[classifier] held out {len(held.texts)} examples in {held_path}")
+        figures = evaluate(args.out, held)
+        info["heldout"] = {k: figures[k] for k in ("macro_f1", "accuracy", "baseline")}
+        sidecar_path(args.out).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        _print_figures(figures, args.json)
+    return 0
+
+
+def _print_figures(figures: dict, as_json: bool) -> None:
+    print(json.dumps(figures, sort_keys=True) if as_json else format_figures(figures))
 
 
 def cmd_crawl(args) -> int:
@@ -270,6 +430,8 @@ COMMANDS = {
     "crawl": cmd_crawl,
     "extract": cmd_extract,
     "export": cmd_export,
+    "filter": cmd_filter,
+    "classifier": cmd_classifier,
     "stages": cmd_stages,
 }
 

@@ -69,6 +69,10 @@ def check_type(value: Any, hint: Any, where: str) -> Any:
             check_type(k, args[0], f"{where} key"): check_type(v, args[1], f"{where}.{k}")
             for k, v in value.items()
         }
+    if dataclasses.is_dataclass(hint):  # a nested group of parameters, e.g. one rule set
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where} must be a mapping, got {value!r}")
+        return parse_params(hint, value, where)
     if hint is bool:
         if isinstance(value, bool):
             return value
@@ -97,6 +101,8 @@ def describe_type(hint: Any) -> str:
         return "|".join(str(a) for a in args)
     if origin is list:
         return f"list of {describe_type(args[0])}"
+    if dataclasses.is_dataclass(hint):
+        return f"mapping ({', '.join(f.name for f in dataclasses.fields(hint))})"
     if origin is dict:
         return f"mapping of {describe_type(args[0])} to {describe_type(args[1])}"
     return "null" if hint is type(None) else getattr(hint, "__name__", str(hint))

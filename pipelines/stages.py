@@ -73,6 +73,12 @@ class Stage:
     def __init__(self, params):
         self.params = params
 
+    @classmethod
+    def fingerprint_files(cls, params: dict) -> list[Path]:
+        """Files whose content decides the output besides the input (a model, a word list), so
+        that replacing one at the same path redoes the stage."""
+        return []
+
 
 class SourceStage(Stage):
     """Reads external files into documents."""
@@ -223,5 +229,5 @@ def stage_params_doc(cls: type[Stage]) -> list[tuple[str, str, object]]:
     return rows
 
 
-# the extract_* stages register themselves on import
-from pipelines import extract_stages  # noqa: E402, F401
+# the extract_* and filter stages register themselves on import
+from pipelines import extract_stages, filter_stages  # noqa: E402, F401
