@@ -1,7 +1,8 @@
 """`make bench`: run every benchmark and print its ratios."""
 
-from bench import executors, extract
+from bench import executors, extract, filters
 
 if __name__ == "__main__":
     executors.main()
     extract.main()
+    filters.main()

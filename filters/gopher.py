@@ -13,13 +13,7 @@ import numpy as np
 
 from filters.rules import Scored, decide_rules, threshold_rules
 from filters.stopwords import stop_words
-from filters.text import (
-    ALPHA_RE,
-    Doc,
-    duplicate_ngram_char_fraction,
-    duplicates,
-    top_ngram_char_fraction,
-)
+from filters.text import ALPHA_RE, Doc, duplicates, repetition_measures
 
 BULLETS = ("•", "‣", "⁃", "◦", "▪", "▫", "●", "○", "■", "□", "➢", "►", "-", "*", "–", "—")
 ELLIPSES = ("...", "…")
@@ -65,7 +59,8 @@ def gopher_quality(docs: list[Doc], p: GopherQualityParams) -> Scored:
             hashes = text.count("#")
             ellipses = text.count("...") + text.count("…")
             cols["gopher_symbol_word_ratio"][i] = max(hashes, ellipses) / nw
-            cols["gopher_alpha_words_ratio"][i] = sum(1 for w in ws if ALPHA_RE.search(w)) / nw
+            alpha = sum(1 for w in ws if w.isalpha() or ALPHA_RE.search(w))  # fast path first
+            cols["gopher_alpha_words_ratio"][i] = alpha / nw
         lines = doc.lines
         if lines:
             bullets = sum(1 for line in lines if line.startswith(BULLETS))
@@ -126,16 +121,11 @@ def gopher_repetition(docs: list[Doc], p: GopherRepetitionParams) -> Scored:
             count, dup_chars = duplicates(items)
             cols[f"gopher_dup_{unit}_frac"][i] = count / len(items) if items else 0.0
             cols[f"gopher_dup_{unit}_char_frac"][i] = dup_chars / chars if chars else 0.0
-        ws = doc.words
-        word_chars = sum(map(len, ws))
+        measures = repetition_measures(doc.words, TOP_NS, DUP_NS)
         for k in TOP_NS:
-            cols[f"gopher_top_{k}gram_frac"][i] = top_ngram_char_fraction(ws, k, word_chars)
+            cols[f"gopher_top_{k}gram_frac"][i] = measures[f"top_{k}"]
         for k in DUP_NS:
-            # a document whose shorter duplicates cover nothing has no longer ones either
-            frac = duplicate_ngram_char_fraction(ws, k, word_chars) if word_chars else 0.0
-            cols[f"gopher_dup_{k}gram_frac"][i] = frac
-            if frac == 0.0:
-                break
+            cols[f"gopher_dup_{k}gram_frac"][i] = measures[f"dup_{k}"]
     spec = [(f"max_{name}", name, getattr(p, f"max_{name}")) for name in names]
     rules = threshold_rules("gopher", spec)
     return Scored(columns=cols, reasons=decide_rules(cols, rules, n))

@@ -10,8 +10,8 @@ a segmenter; punctuation is never a word.
 from __future__ import annotations
 
 import re
-from collections import Counter
 
+import numpy as np
 import regex
 
 # scripts written without spaces between words: each character counts as one word
@@ -37,8 +37,21 @@ TERMINAL_PUNCTUATION = (
 SENTENCE_END_RE = regex.compile(r"[.!?…。！？؟।]+['\"”’»」』)）]*(?=\s|$)|[。！？]+")
 
 
+# The same words, found by the standard library's faster engine, for text whose characters all
+# lie where both engines agree on what a word character is: ASCII, Latin-1 and Latin Extended
+# letters (not the superscript digits and fractions, which only `re` counts as word characters),
+# and general punctuation. Anything else (combining marks, other scripts) takes `regex`.
+ASCII_WORD_RE = re.compile(r"[A-Za-z0-9_]+(?:['\-.][A-Za-z0-9_]+)*")
+LATIN_WORD_RE = re.compile(r"\w+(?:['’\-.]\w+)*")
+NOT_LATIN_RE = re.compile("[^\x00-\xb1\xb4-\xb8\xba\xbb\xbf-\u024f\u2000-\u206f]")
+
+
 def words(text: str) -> list[str]:
     """The words of `text` (see the module docstring)."""
+    if text.isascii():
+        return ASCII_WORD_RE.findall(text)
+    if NOT_LATIN_RE.search(text) is None:
+        return LATIN_WORD_RE.findall(text)
     return WORD_RE.findall(text)
 
 
@@ -71,31 +84,64 @@ def duplicates(items: list[str]) -> tuple[int, int]:
     return count, chars
 
 
-def top_ngram_char_fraction(tokens: list[str], n: int, total_chars: int) -> float:
-    """Characters in the most frequent word n-gram, times its count, over all word characters."""
-    if len(tokens) < n or total_chars == 0:
-        return 0.0
-    counts = Counter(zip(*(tokens[i:] for i in range(n)), strict=False))
-    gram, count = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
-    if count < 2:
-        return 0.0
-    return sum(len(w) for w in gram) * count / total_chars
+def ngram_hashes(ids: np.ndarray, n: int) -> np.ndarray:
+    """A 64-bit hash of each word n-gram (window of `n` word ids), by position."""
+    h = np.zeros(len(ids) - n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # wrapping multiplication is the hash
+        for k in range(n):
+            h = h * _HASH_MULT + ids[k : len(ids) - n + 1 + k]
+    return h
 
 
-def duplicate_ngram_char_fraction(tokens: list[str], n: int, total_chars: int) -> float:
-    """Characters of words inside any word n-gram that occurs more than once, over all word
-    characters; a word covered by several such n-grams counts once (Gopher, Rae et al. 2021)."""
-    if len(tokens) < 2 * n or total_chars == 0:  # a repeat needs at least 2n words
-        return 0.0
-    grams = list(zip(*(tokens[i:] for i in range(n)), strict=False))
-    counts = Counter(grams)
-    covered = bytearray(len(tokens))
-    for start, gram in enumerate(grams):
-        if counts[gram] > 1:
-            covered[start : start + n] = b"\x01" * n
-    if not any(covered):
-        return 0.0
-    return sum(len(w) for w, c in zip(tokens, covered, strict=False) if c) / total_chars
+_HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def repetition_measures(
+    tokens: list[str], top_ns: tuple[int, ...], dup_ns: tuple[int, ...]
+) -> dict[str, float]:
+    """Gopher's n-gram repetition measures of a word list (Rae et al. 2021, appendix A):
+
+    - `top_{n}`: characters in the most frequent n-gram (the first to occur, on a tie) times
+      its count, over all word characters; 0 when no n-gram occurs twice;
+    - `dup_{n}`: characters of words inside any n-gram that occurs more than once, over all word
+      characters, each word counted once however many such n-grams cover it.
+    N-grams are compared by a 64-bit hash of their word ids, vectorized with numpy.
+    """
+    out = {f"top_{n}": 0.0 for n in top_ns} | {f"dup_{n}": 0.0 for n in dup_ns}
+    if not tokens:
+        return out
+    vocab: dict[str, int] = {}
+    ids = np.fromiter((vocab.setdefault(w, len(vocab) + 1) for w in tokens), np.uint64, len(tokens))
+    lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
+    total = int(lengths.sum())
+    if total == 0:
+        return out
+    cum = np.concatenate(([0], np.cumsum(lengths)))
+    for n in top_ns:
+        if len(tokens) < n:
+            continue
+        _, first, counts = np.unique(ngram_hashes(ids, n), return_index=True, return_counts=True)
+        best = counts.max()
+        if best < 2:
+            continue
+        start = first[counts == best].min()  # the first-occurring of the most frequent
+        out[f"top_{n}"] = float((cum[start + n] - cum[start]) * best / total)
+    for n in dup_ns:
+        if len(tokens) < 2 * n:
+            break
+        _, inverse, counts = np.unique(
+            ngram_hashes(ids, n), return_inverse=True, return_counts=True
+        )
+        repeated = counts[inverse] > 1
+        if not repeated.any():
+            break  # no repeated n-gram: no repeated longer one either
+        # word j is covered if some repeated n-gram starts in [j - n + 1, j]
+        starts = np.concatenate(([0], np.cumsum(repeated)))
+        j = np.arange(len(tokens))
+        lo, hi = np.maximum(j - n + 1, 0), np.minimum(j, len(repeated) - 1)
+        covered = (hi >= lo) & (starts[hi + 1] - starts[lo] > 0)
+        out[f"dup_{n}"] = float(lengths[covered].sum() / total)
+    return out
 
 
 class Doc:

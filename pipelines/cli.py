@@ -7,6 +7,7 @@ import dataclasses
 import json
 import shutil
 import sys
+import typing
 from pathlib import Path
 
 import yaml
@@ -415,8 +416,23 @@ def cmd_stages(args) -> int:
         cls = REGISTRY[name]
         print(f"{name} ({cls.kind}): {(cls.__doc__ or '').strip()}")
         for pname, hint, default in stage_params_doc(cls):
-            print(f"    {pname}: {describe_type(hint)} = {default!r}")
+            group = _params_group(hint)
+            if group is None:
+                print(f"    {pname}: {describe_type(hint)} = {default!r}")
+                continue
+            state = "off by default" if default is None else "on by default"
+            print(f"    {pname}: a mapping, or null to switch it off ({state})")
+            for sub_name, sub_hint, sub_default in stage_params_doc(group):
+                print(f"        {sub_name}: {describe_type(sub_hint)} = {sub_default!r}")
     return 0
+
+
+def _params_group(hint):
+    """The dataclass of a nested parameter group (`X` or `X | None`), else None."""
+    for option in typing.get_args(hint) or (hint,):
+        if dataclasses.is_dataclass(option):
+            return option
+    return None
 
 
 def _log(line: str) -> None:

@@ -219,11 +219,13 @@ class ExportJsonl(SinkStage):
         tmp.replace(target)
 
 
-def stage_params_doc(cls: type[Stage]) -> list[tuple[str, str, object]]:
-    """(name, type, default) for each parameter of a stage type, for `corpus stages`."""
-    hints = typing.get_type_hints(cls.Params)
+def stage_params_doc(cls) -> list[tuple[str, str, object]]:
+    """(name, type, default) for each parameter of a stage type (or a parameter group), for
+    `corpus stages`."""
+    params = getattr(cls, "Params", cls)
+    hints = typing.get_type_hints(params)
     rows = []
-    for f in dataclasses.fields(cls.Params):
+    for f in dataclasses.fields(params):
         default = f.default if f.default is not dataclasses.MISSING else "(required)"
         rows.append((f.name, hints[f.name], default))
     return rows

@@ -22,12 +22,22 @@ def test_demo_runs_end_to_end_and_says_where_the_report_is(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "report: runs/demo/report/report.json" in proc.stderr
     report = json.loads((tmp_path / "runs/demo/report/report.json").read_text())
-    assert [s["name"] for s in report["stages"]] == ["import", "filter", "export"]
+    names = [s["name"] for s in report["stages"]]
+    assert names == ["import", "filter", "quality", "export"]
+    quality = report["stages"][2]
 
     exported = tmp_path / "runs/demo/export/documents.jsonl.zst"
     data = zstandard.ZstdDecompressor().decompressobj().decompress(exported.read_bytes())
     docs = [json.loads(line) for line in data.decode().splitlines()]
     topics = pydoc_data.topics.topics
     long_enough = {f"pydoc-topic:{k}" for k, v in topics.items() if len(v.split()) >= 100}
-    assert {d["id"] for d in docs} == long_enough  # the demo keeps topics of 100+ words
     assert 0 < len(long_enough) < len(topics)
+    kept = {d["id"] for d in docs}
+    assert kept < long_enough  # topics of 100+ words that also pass the quality rules
+    assert quality["docs_in"] == len(long_enough)
+    assert quality["docs_out"] == len(kept)
+    assert sum(quality["rejected"].values()) == len(long_enough) - len(kept)
+    assert all(
+        reason.startswith(("language_", "gopher_", "c4_", "fineweb_"))
+        for reason in quality["rejected"]
+    )

@@ -3,6 +3,7 @@ and word-list toxicity on the LDNOOBW lists."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import site
@@ -169,3 +170,30 @@ def test_word_list_from_one_file(tmp_path):
     assert scored.columns["toxic_words_count"][0] == 5
     assert scored.reasons == [None]  # max_fraction None: scored, never dropped
     assert len(WordList(["a", "b c", "s&m"])) == 3
+
+
+def test_ascii_fast_path_splits_words_as_the_unicode_pattern_does():
+    from filters.text import WORD_RE
+
+    with gzip.open(SHARED_DATA / "warc" / "dolma_cc_en_head-0091.jsonl.gz") as f:
+        texts = [json.loads(line)["text"] for line in f]
+    texts.append("a--b 'c' d.e. f_g-h 3.14.15 x's -- ... __init__ e-mail's")
+    lines = [line for t in texts for line in t.split("\n") if line.isascii()]
+    assert len(lines) > 100
+    for line in lines:
+        assert words(line) == WORD_RE.findall(line), line
+
+
+def test_fast_paths_split_real_text_as_the_unicode_pattern_does():
+    """Every real document of ../shared/data (news, German pages, Latin-1 books, forums, tweets)
+    and written CJK text: the same words whichever engine finds them."""
+    from bench.filters import real_documents
+    from filters.text import WORD_RE
+
+    texts = real_documents() + [CHINESE, JAPANESE, GERMAN, "x² ½ ª º µ café naïve Ŀ ǅ 1²"]
+    engines = {"ascii": 0, "latin": 0}
+    for text in texts:
+        for line in text.split("\n"):
+            assert words(line) == WORD_RE.findall(line), line
+            engines["ascii" if line.isascii() else "latin"] += 1
+    assert min(engines.values()) > 50

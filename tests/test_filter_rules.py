@@ -257,3 +257,49 @@ def test_repetition_measures_by_hand():
     assert cols["gopher_dup_line_char_frac"][0] == pytest.approx(7 / len(text))
     # "one two" occurs twice among the 2-grams: 6 characters twice, over 21 word characters
     assert cols["gopher_top_2gram_frac"][0] == pytest.approx(12 / 21)
+
+
+def reference_repetition(tokens: list[str], n: int) -> tuple[float, float]:
+    """Gopher's top and duplicate n-gram fractions straight from the definition, with tuples."""
+    total = sum(map(len, tokens))
+    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    counts: dict[tuple, int] = {}
+    for g in grams:
+        counts[g] = counts.get(g, 0) + 1
+    top = 0.0
+    if grams and max(counts.values()) > 1:
+        best = max(counts.values())
+        first = next(g for g in grams if counts[g] == best)
+        top = sum(map(len, first)) * best / total
+    covered = [False] * len(tokens)
+    for i, g in enumerate(grams):
+        if counts[g] > 1:
+            for j in range(i, i + n):
+                covered[j] = True
+    dup = sum(len(w) for w, c in zip(tokens, covered, strict=True) if c) / total if total else 0
+    return top, dup
+
+
+def test_vectorized_repetition_matches_the_definition():
+    import gzip
+    import json
+    import random
+
+    from filters.text import repetition_measures, words
+    from tests.helpers import DOLMA_FILE
+
+    with gzip.open(DOLMA_FILE) as f:
+        texts = [json.loads(line)["text"] for line in f]
+    rng = random.Random(7)
+    for _ in range(20):  # short texts from a tiny vocabulary: many repeats and ties
+        texts.append(
+            " ".join(rng.choice(["a", "bb", "ccc", "dd", "e"]) for _ in range(rng.randint(0, 40)))
+        )
+    for text in texts:
+        tokens = words(text)
+        got = repetition_measures(tokens, (2, 3, 4), (5, 6, 7, 8, 9, 10))
+        for n in (2, 3, 4):
+            assert got[f"top_{n}"] == pytest.approx(reference_repetition(tokens, n)[0]), (n, text)
+        for n in (5, 6, 7, 8, 9, 10):
+            expected = reference_repetition(tokens, n)[1] if len(tokens) >= 2 * n else 0.0
+            assert got[f"dup_{n}"] == pytest.approx(expected), (n, text)
