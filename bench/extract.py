@@ -15,23 +15,21 @@ import gzip
 import http.client
 import io
 import os
-import shutil
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import trafilatura
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from bench.common import time_stage
 from corpus.crawl.crawler import CrawlConfig, crawl
 from corpus.crawl.fetch import FetchLimits
 from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.extract_stages import ExtractWeb
 from pipelines.params import parse_params
-from pipelines.pipeline import stage_job
-from pipelines.runner import config_hash, run_stage, source_tasks
+from pipelines.runner import source_tasks
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -73,17 +71,9 @@ def bare(pages: list[bytes], files: int, per_file: int, **options) -> float:
     return time.perf_counter() - start
 
 
-def time_stage(warcs: Path, executor, out: Path) -> float:
-    raw = {"paths": [str(warcs / "*.warc.gz")]}
-    params = parse_params(ExtractWeb.Params, raw, "bench")
-    values = asdict(params)
-    chash = config_hash(ExtractWeb.type_name, ExtractWeb.version, values, "")
-    job = stage_job("extract", ExtractWeb, values, chash, out, out / "_state")
-    start = time.perf_counter()
-    run_stage(job, source_tasks(ExtractWeb(params)), executor, log=lambda _: None)
-    elapsed = time.perf_counter() - start
-    shutil.rmtree(out)
-    return elapsed
+def time_extract(warcs: Path, executor, out: Path) -> float:
+    params = parse_params(ExtractWeb.Params, {"paths": [str(warcs / "*.warc.gz")]}, "bench")
+    return time_stage(ExtractWeb, params, source_tasks(ExtractWeb(params)), executor, out)
 
 
 def bench_extract(files: int, per_file: int, repeats: int) -> None:
@@ -95,16 +85,16 @@ def bench_extract(files: int, per_file: int, repeats: int) -> None:
         n = files * per_file
         print(f"extract: {n} real pages ({len(pages)} distinct) in {files} WARC files")
         ray_exec = RayExecutor(workers=2)
-        time_stage(work / "warc", ray_exec, work / "warm")
+        time_extract(work / "warc", ray_exec, work / "warm")
         b, b_default, local_1, ray_1, ray_2 = [], [], [], [], []
         for _ in range(repeats):
             b.append(bare(pages, files, per_file, **same))
             b_default.append(bare(pages, files, per_file))
-            local_1.append(time_stage(work / "warc", LocalExecutor(), work / "out"))
+            local_1.append(time_extract(work / "warc", LocalExecutor(), work / "out"))
             ray_exec.workers = 1
-            ray_1.append(time_stage(work / "warc", ray_exec, work / "out"))
+            ray_1.append(time_extract(work / "warc", ray_exec, work / "out"))
             ray_exec.workers = 2
-            ray_2.append(time_stage(work / "warc", ray_exec, work / "out"))
+            ray_2.append(time_extract(work / "warc", ray_exec, work / "out"))
         ray_exec.close()
     base, default, local, one, two = map(min, (b, b_default, local_1, ray_1, ray_2))
     print(f"  bare trafilatura.extract, same settings: {base:6.2f} s  {n / base:7.1f} pages/s")

@@ -18,14 +18,14 @@ import dataclasses
 import gzip
 import json
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import pyarrow as pa
 
-from corpus.dataset import write_manifest, write_part
+from bench.common import time_stage
+from corpus.dataset import Dataset, write_manifest, write_part
 from corpus.schema import conform
 from filters.chain import FilterConfig, run_filters
 from filters.langid import LanguageParams, identify
@@ -33,8 +33,7 @@ from filters.pii import PiiParams
 from filters.wordlist import ToxicWordsParams
 from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.filter_stages import Filter
-from pipelines.pipeline import stage_job
-from pipelines.runner import config_hash, part_tasks, run_stage
+from pipelines.runner import part_tasks
 from pipelines.stages import REGISTRY
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -59,18 +58,8 @@ def config() -> FilterConfig:
     )
 
 
-def time_stage(dataset: Path, executor, out: Path) -> float:
-    params = config()
-    values = dataclasses.asdict(params)
-    chash = config_hash(Filter.type_name, Filter.version, values, "")
-    job = stage_job("filter", Filter, values, chash, out, out / "_state")
-    from corpus.dataset import Dataset
-
-    start = time.perf_counter()
-    run_stage(job, part_tasks(Dataset(dataset)), executor, log=lambda _: None)
-    elapsed = time.perf_counter() - start
-    shutil.rmtree(out)
-    return elapsed
+def time_filter(dataset: Path, executor, out: Path) -> float:
+    return time_stage(Filter, config(), part_tasks(Dataset(dataset)), executor, out)
 
 
 def bench_stage(copies: int, parts: int, repeats: int) -> None:
@@ -101,14 +90,14 @@ def bench_stage(copies: int, parts: int, repeats: int) -> None:
                  for i in range(0, n, step)]  # fmt: skip
         write_manifest(dataset, infos)
         ray_exec = RayExecutor(workers=2)
-        time_stage(dataset, ray_exec, Path(tmp) / "warm")
+        time_filter(dataset, ray_exec, Path(tmp) / "warm")
         local_1, ray_1, ray_2 = [], [], []
         for _ in range(repeats):
-            local_1.append(time_stage(dataset, LocalExecutor(), Path(tmp) / "out"))
+            local_1.append(time_filter(dataset, LocalExecutor(), Path(tmp) / "out"))
             ray_exec.workers = 1
-            ray_1.append(time_stage(dataset, ray_exec, Path(tmp) / "out"))
+            ray_1.append(time_filter(dataset, ray_exec, Path(tmp) / "out"))
             ray_exec.workers = 2
-            ray_2.append(time_stage(dataset, ray_exec, Path(tmp) / "out"))
+            ray_2.append(time_filter(dataset, ray_exec, Path(tmp) / "out"))
         ray_exec.close()
     local, one, two = map(min, (local_1, ray_1, ray_2))
     print(f"  stage, local, 1 worker : {local:6.2f} s  {n / local:7.0f} docs/s")

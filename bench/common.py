@@ -1,0 +1,23 @@
+"""What the benchmarks share: timing one stage run end to end, outputs removed after."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from pipelines.pipeline import stage_job
+from pipelines.runner import config_hash, run_stage
+
+
+def time_stage(cls, params, tasks, executor, out: Path) -> float:
+    """Seconds to run stage type `cls` with `params` over `tasks` into `out` (then removed)."""
+    values = asdict(params)
+    chash = config_hash(cls.type_name, cls.version, values, "")
+    job = stage_job(cls.type_name, cls, values, chash, out, out / "_state")
+    start = time.perf_counter()
+    run_stage(job, tasks, executor, log=lambda _: None)
+    elapsed = time.perf_counter() - start
+    shutil.rmtree(out)
+    return elapsed
