@@ -1,0 +1,1 @@
+"""Deduplication: exact, URL and MinHash near-duplicate detection (DESIGN §7)."""
