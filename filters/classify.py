@@ -61,11 +61,22 @@ class ToxicityClassifierParams:
             raise ValueError("model must name a fastText model file")
 
 
-def classifier_scores(texts: list[str], model_path: str, labels: list[str] | None, kind: str):
+def model_probabilities(model_path: str, texts: list[str], max_chars: int | None = None):
+    """(labels, matrix) of `model_path` on `texts`, each prepared as the model was trained."""
+    mode = model_info(model_path).get("preprocess", "newlines")
+    return probabilities(load_model(model_path), [prepare(t, mode, max_chars) for t in texts])
+
+
+def classifier_scores(
+    texts: list[str],
+    model_path: str,
+    labels: list[str] | None,
+    kind: str,
+    max_chars: int | None = None,
+):
     """The summed probability of `labels` (default: the model's positive label) per text."""
-    model = load_model(model_path)
     info = model_info(model_path)
-    known = model_labels(model)
+    known = model_labels(load_model(model_path))
     wanted = [w.removeprefix(LABEL_PREFIX) for w in labels] if labels else None
     if wanted is None:
         wanted = [info.get("positive") or POSITIVE_LABELS[kind][0]]
@@ -75,16 +86,13 @@ def classifier_scores(texts: list[str], model_path: str, labels: list[str] | Non
             f"{model_path} has no label {', '.join(missing)} (its labels: {', '.join(known)}); "
             f"set {kind}.label in the filter config"
         )
-    mode = info.get("preprocess", "newlines")
-    names, probs = probabilities(model, [prepare(t, mode) for t in texts])
+    names, probs = model_probabilities(model_path, texts, max_chars)
     columns = [names.index(w) for w in wanted]
     return probs[:, columns].sum(axis=1)
 
 
 def classifier(texts: list[str], p, kind: str) -> Scored:
-    if p.max_chars is not None:
-        texts = [t[: p.max_chars] for t in texts]
-    scores = classifier_scores(texts, p.model, p.label, kind)
+    scores = classifier_scores(texts, p.model, p.label, kind, p.max_chars)
     column = f"{kind}_score"
     cols = {column: scores}
     rules = []
@@ -319,10 +327,15 @@ def train(
         "train_sha256": digest.hexdigest(),
         **(extra_info or {}),
     }
-    sidecar_path(out).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    write_model_info(out, info)
     load_model.cache_clear()
-    model_info.cache_clear()
     return info
+
+
+def write_model_info(model_path: str | Path, info: dict) -> None:
+    """Write the sidecar record beside a model."""
+    sidecar_path(model_path).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    model_info.cache_clear()
 
 
 def _train_child(kwargs: dict, model_path: str) -> str | None:
@@ -340,9 +353,7 @@ def _train_child(kwargs: dict, model_path: str) -> str | None:
 def evaluate(model_path: str, data: Labelled) -> dict:
     """Per-label precision, recall and F1, macro-F1, accuracy, a confusion table, and the same
     figures for the majority-class baseline (always predicting the most frequent label)."""
-    model = load_model(model_path)
-    mode = model_info(model_path).get("preprocess", "newlines")
-    names, probs = probabilities(model, [prepare(t, mode) for t in data.texts])
+    names, probs = model_probabilities(model_path, data.texts)
     predicted = [names[j] for j in probs.argmax(axis=1)] if len(data.texts) else []
     labels = sorted(set(data.labels) | set(predicted))
     figures = _figures(data.labels, predicted, labels)

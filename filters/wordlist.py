@@ -40,14 +40,14 @@ class WordList:
                     self.phrases.setdefault(parts[0], []).append(tuple(parts))
             else:
                 others.append(term)
+        self.size = len(self.single) + sum(map(len, self.phrases.values())) + len(others)
         self.pattern = None
         if others:
             alternatives = "|".join(regex.escape(t) for t in sorted(others, key=len, reverse=True))
             self.pattern = regex.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", regex.IGNORECASE)
 
     def __len__(self) -> int:
-        n = len(self.single) + sum(len(v) for v in self.phrases.values())
-        return n + (len(self.pattern.pattern.split("|")) if self.pattern else 0)
+        return self.size
 
     def matched_words(self, doc_words: list[str], text: str) -> int:
         """How many of the document's words are inside a listed term (plus symbol-term hits)."""

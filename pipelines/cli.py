@@ -29,9 +29,9 @@ from filters.classify import (
     read_labelled,
     split_holdout,
     train,
+    write_model_info,
 )
-from filters.fasttext_models import sidecar_path
-from pipelines.config import load_pipeline
+from pipelines.config import load_pipeline, read_yaml
 from pipelines.executors import make_executor
 from pipelines.params import ConfigError, describe_type, parse_params
 from pipelines.pipeline import run_pipeline, run_status, stage_job, summary_line
@@ -253,36 +253,28 @@ def cmd_extract(args) -> int:
 def _run_source(args, name: str, cls, raw: dict) -> None:
     """Run one source stage standalone into the dataset folder `--out`."""
     params = parse_params(cls.Params, raw, f"corpus {name}")
-    tasks = source_tasks(cls(params))
+    _run_standalone(args, name.split()[0], cls, params, source_tasks(cls(params)))
+
+
+def _run_standalone(args, name: str, cls, params, tasks) -> None:
+    """Run one stage outside a pipeline: kept documents in `--out`, rejected in `--out/_rejected`,
+    commit records in `--out/_state` (so a re-run resumes)."""
     out = Path(args.out)
     values = dataclasses.asdict(params)
     chash = config_hash(cls.type_name, cls.version, values, "")
-    job = stage_job(name.split()[0], cls, values, chash, out, out / "_state")
+    job = stage_job(name, cls, values, chash, out, out / "_state")
     job = dataclasses.replace(job, kept_dir=str(out), rejected_dir=str(out / "_rejected"))
     _run_one(args, job, tasks)
 
 
 def cmd_filter(args) -> int:
-    raw: dict = {}
-    if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise ConfigError(f"no such config file: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: must be a mapping of filter settings")
+    raw = read_yaml(Path(args.config)) if args.config else {}
+    raw = {} if raw is None else raw  # an empty file: every default
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{args.config}: must be a mapping of filter settings")
     cls = REGISTRY["filter"]
     params = parse_params(cls.Params, raw, args.config or "corpus filter")
-    dataset = Dataset(args.dataset)
-    out = Path(args.out)
-    values = dataclasses.asdict(params)
-    chash = config_hash(cls.type_name, cls.version, values, "")
-    job = stage_job("filter", cls, values, chash, out, out / "_state")
-    job = dataclasses.replace(job, kept_dir=str(out), rejected_dir=str(out / "_rejected"))
-    _run_one(args, job, part_tasks(dataset))
+    _run_standalone(args, "filter", cls, params, part_tasks(Dataset(args.dataset)))
     return 0
 
 
@@ -345,7 +337,7 @@ def cmd_classifier(args) -> int:
         _log(f"[classifier] held out {len(held.texts)} examples in {held_path}")
         figures = evaluate(args.out, held)
         info["heldout"] = {k: figures[k] for k in ("macro_f1", "accuracy", "baseline")}
-        sidecar_path(args.out).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        write_model_info(args.out, info)
         _print_figures(figures, args.json)
     return 0
 

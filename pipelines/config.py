@@ -54,13 +54,12 @@ class PipelineSpec:
     stages: list[StageSpec]
 
 
-def load_pipeline(path: str | Path) -> PipelineSpec:
-    """Read and check a pipeline config; raise ConfigError naming the file and key."""
-    path = Path(path)
+def read_yaml(path: Path) -> object:
+    """The YAML document in `path`; a missing or malformed file is a one-line ConfigError."""
     if not path.is_file():
         raise ConfigError(f"no such config file: {path}")
     try:
-        doc = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -68,6 +67,12 @@ def load_pipeline(path: str | Path) -> PipelineSpec:
         raise ConfigError(f"{path}: not valid YAML ({problem}{where})") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
+
+
+def load_pipeline(path: str | Path) -> PipelineSpec:
+    """Read and check a pipeline config; raise ConfigError naming the file and key."""
+    path = Path(path)
+    doc = read_yaml(path)
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: must be a mapping with a 'stages' list")
     for key in doc:

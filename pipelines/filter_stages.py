@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from corpus.stage import StageResult
 from filters.chain import FilterConfig, run_filters
+from filters.fasttext_models import sidecar_path
 from pipelines.stages import MapStage, register
 
 # parameters that name files, by component
@@ -43,7 +44,7 @@ class Filter(MapStage):
                     files.extend(sorted(p for p in path.rglob("*") if p.is_file()))
                 elif path.is_file():
                     files.append(path)
-                    sidecar = path.with_suffix(".json")  # a trained model's record
+                    sidecar = sidecar_path(path)  # a trained model's record
                     if key == "model" and sidecar.is_file():
                         files.append(sidecar)
         return files
