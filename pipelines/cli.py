@@ -154,6 +154,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _executor_options(p)
 
+    p = sub.add_parser(
+        "dedup", help="remove exact, URL or MinHash near-duplicates; record every cluster"
+    )
+    p.add_argument("dataset", metavar="DATASET")
+    p.add_argument("--out", required=True, metavar="DIR", help="writes DIR/kept, DIR/clusters")
+    p.add_argument("--mode", choices=("minhash", "exact", "url"), default="minhash")
+    p.add_argument("--threshold", type=float, default=0.8, help="MinHash Jaccard (default 0.8)")
+    p.add_argument("--num-perm", type=_positive, default=128)
+    p.add_argument("--ngram", type=_positive, default=5, help="words per shingle (default 5)")
+    p.add_argument("--bands", type=_positive, help="LSH bands (with --rows; default: optimal)")
+    p.add_argument("--rows", type=_positive, help="rows per band")
+    p.add_argument("--keep", choices=("longest", "first", "quality"), default="longest")
+    p.add_argument("--no-verify", action="store_true", help="keep unverified LSH candidates")
+    p.add_argument("--seed", type=int, default=1, help="MinHash permutations' seed")
+    p.add_argument("--partitions", type=_positive, help="shuffle partitions (default: by size)")
+    p.add_argument(
+        "--index", metavar="DIR", help="also dedup against earlier runs kept in DIR; adds this one"
+    )
+    _executor_options(p)
+
     p = sub.add_parser("classifier", help="train or evaluate a fastText quality/toxicity model")
     csub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     csub.required = True
@@ -275,6 +295,30 @@ def cmd_filter(args) -> int:
     cls = REGISTRY["filter"]
     params = parse_params(cls.Params, raw, args.config or "corpus filter")
     _run_standalone(args, "filter", cls, params, part_tasks(Dataset(args.dataset)))
+    return 0
+
+
+def cmd_dedup(args) -> int:
+    cls = REGISTRY["dedup"]
+    raw = {
+        "mode": args.mode,
+        "threshold": args.threshold,
+        "num_perm": args.num_perm,
+        "ngram": args.ngram,
+        "bands": args.bands,
+        "rows": args.rows,
+        "keep": args.keep,
+        "verify": not args.no_verify,
+        "seed": args.seed,
+        "partitions": args.partitions,
+        "index": args.index,
+    }
+    params = parse_params(cls.Params, raw, "corpus dedup")
+    out = Path(args.out)
+    values = dataclasses.asdict(params)
+    chash = config_hash(cls.type_name, cls.version, values, "")
+    job = stage_job("dedup", cls, values, chash, out, out / "_state")
+    _run_one(args, job, part_tasks(Dataset(args.dataset)))
     return 0
 
 
@@ -439,6 +483,7 @@ COMMANDS = {
     "extract": cmd_extract,
     "export": cmd_export,
     "filter": cmd_filter,
+    "dedup": cmd_dedup,
     "classifier": cmd_classifier,
     "stages": cmd_stages,
 }

@@ -33,8 +33,9 @@ from corpus.dataset import (
 from corpus.schema import conform
 from corpus.stage import StageResult, reason_counts, text_bytes
 from pipelines.params import parse_params
+from pipelines.phases import PhaseDriver, output_parts
 from pipelines.progress import Progress
-from pipelines.stages import MapStage, SinkStage, SourceStage, Stage, stage_class
+from pipelines.stages import GlobalStage, MapStage, SinkStage, SourceStage, Stage, stage_class
 
 STAGE_RECORD = "_stage.json"  # written when every task is committed and outputs are published
 PLAN_RECORD = "_plan.json"  # the tasks of the stage's current run, for `corpus status`
@@ -246,6 +247,8 @@ def run_stage(
     """Run the tasks of `job` that are not already committed, then publish the stage."""
     start = time.perf_counter()
     stage = job.build()
+    if isinstance(stage, GlobalStage):
+        return run_global(job, stage, tasks, executor, log, start)
     state_dir = Path(job.state_dir)
     base = {"kept": Path(job.kept_dir), "rejected": Path(job.rejected_dir)}
     base["fragment"] = job.fragments_dir
@@ -254,7 +257,7 @@ def run_stage(
         base["kept"].mkdir(parents=True, exist_ok=True)
         base["rejected"].mkdir(parents=True, exist_ok=True)
 
-    if isinstance(stage, SinkStage) and _sink_complete(job, tasks):
+    if isinstance(stage, SinkStage) and _stage_complete(job, tasks):
         records = {t.key: load_record(state_dir, t.key) for t in tasks}
         return _outcome(job, stage, records, len(tasks), start)
 
@@ -284,31 +287,72 @@ def run_stage(
     return _outcome(job, stage, records, reused, start)
 
 
-def _sink_complete(job: StageJob, tasks: list[Task]) -> bool:
-    """True if a sink's record matches these tasks and config and its output files hold.
+def _stage_complete(job: StageJob, tasks: list[Task], extra: dict | None = None) -> dict | None:
+    """The stage record if it matches these tasks and config and its output files hold.
 
-    A finished sink deletes its fragments, so its tasks cannot be checked one by one as the parts
-    of a map or source stage are (which the loop in `run_stage` does, once per part).
+    A finished sink deletes its fragments and a finished whole-dataset stage its intermediate
+    files, so their tasks cannot be checked one by one as the parts of a map or source stage are
+    (which the loop in `run_stage` does, once per part).
     """
     try:
         done = json.loads((Path(job.state_dir) / STAGE_RECORD).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
-        return False
+        return None
     if done.get("config_hash") != job.config_hash:
-        return False
+        return None
     if done.get("tasks") != {t.key: t.fingerprint for t in tasks}:
-        return False
-    return all(
+        return None
+    if done.get("extra_inputs", {}) != (extra or {}):
+        return None
+    intact = all(
         Path(o["path"]).is_file() and sha256_file(o["path"]) == o["sha256"]
         for o in done.get("outputs", [])
     )
+    return done if intact else None
 
 
-def _unpublish(job: StageJob) -> None:
+def _unpublish(job: StageJob, extra_dirs: tuple[str, ...] = ()) -> None:
     """Withdraw the stage's published outputs before any of its parts change."""
     (Path(job.state_dir) / STAGE_RECORD).unlink(missing_ok=True)
-    for d in (job.kept_dir, job.rejected_dir):
+    for d in (job.kept_dir, job.rejected_dir, *extra_dirs):
         (Path(d) / MANIFEST_NAME).unlink(missing_ok=True)
+
+
+def run_global(
+    job: StageJob, stage: GlobalStage, tasks: list[Task], executor, log, start: float
+) -> StageOutcome:
+    """Run a whole-dataset stage: its driver's phases, then publish its output datasets."""
+    extra = stage.extra_inputs()
+    done = _stage_complete(job, tasks, extra)
+    if done is not None:
+        return StageOutcome(job.name, stage.kind, len(tasks), len(tasks), 0.0, done["stats"])
+    dirs = {
+        name: Path(getattr(job, f"{name}_dir", None) or Path(job.out_dir) / name)
+        for name in stage.output_datasets
+    }
+    _unpublish(job, tuple(str(d) for d in dirs.values()))
+    driver = PhaseDriver(job, executor, log)
+    plan = _plan(job, tasks)
+    driver.prepare({"tasks": plan["tasks"], "extra_inputs": extra})
+    write_json_atomic(Path(job.state_dir) / PLAN_RECORD, plan)
+    final, stats = stage.drive(driver, tasks)
+    outputs = []
+    for name, directory in dirs.items():
+        directory.mkdir(parents=True, exist_ok=True)
+        parts = output_parts(final, name)
+        _remove_stale(directory, {p.name for p in parts})
+        write_manifest(directory, parts)
+        outputs += [{"path": str(directory / p.name), "sha256": p.sha256} for p in parts]
+    reused = sum(1 for r in final if r.get("reused"))
+    record = {**plan, "extra_inputs": extra, "outputs": outputs, "stats": stats}
+    write_json_atomic(Path(job.state_dir) / STAGE_RECORD, record)
+    driver.cleanup()
+    for stale in Path(job.state_dir).glob("*.json"):
+        if stale.name not in (STAGE_RECORD, PLAN_RECORD):
+            stale.unlink()
+    return StageOutcome(
+        job.name, stage.kind, len(tasks), reused, time.perf_counter() - start, stats
+    )
 
 
 def _publish(job: StageJob, stage: Stage, tasks: list[Task], records: dict[str, dict]) -> None:

@@ -104,6 +104,27 @@ class MapStage(Stage):
         raise NotImplementedError
 
 
+class GlobalStage(Stage):
+    """Sees the whole input dataset at once (dedup): `drive` runs phases of tasks through a
+    `pipelines.phases.PhaseDriver`, and `run_task` does one task of a phase on a worker."""
+
+    kind = "global"
+    output_datasets: ClassVar[tuple[str, ...]] = ("kept", "rejected")
+
+    def drive(self, driver, tasks: list) -> tuple[list[dict], dict]:
+        """Run every phase over the input parts `tasks`; returns the records of the tasks that
+        wrote the output datasets, and the stage's stats."""
+        raise NotImplementedError
+
+    def run_task(self, phase: str, payload: dict, out) -> dict:
+        """Do one task of `phase`, writing through `out`; returns its stats."""
+        raise NotImplementedError
+
+    def extra_inputs(self) -> dict[str, str]:
+        """Inputs besides the parts (an index of earlier runs), name -> fingerprint."""
+        return {}
+
+
 class SinkStage(Stage):
     """Writes documents out of the dataset format."""
 
@@ -231,5 +252,5 @@ def stage_params_doc(cls) -> list[tuple[str, str, object]]:
     return rows
 
 
-# the extract_* and filter stages register themselves on import
-from pipelines import extract_stages, filter_stages  # noqa: E402, F401
+# the extract_*, filter and dedup stages register themselves on import
+from pipelines import dedup_stage, extract_stages, filter_stages  # noqa: E402, F401

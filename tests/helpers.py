@@ -71,3 +71,22 @@ def snapshot(run_dir: Path) -> dict[str, str]:
         if path.is_file() and rel.parts[0] not in ("_state", "report"):
             files[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
     return files
+
+
+def write_dataset(path: Path, rows: list[dict], part_rows: int = 100) -> Path:
+    """A published dataset of documents (dicts with id, text and any other column) in parts of
+    `part_rows`."""
+    import pyarrow as pa
+
+    from corpus.dataset import write_manifest, write_part
+    from corpus.schema import conform
+
+    path.mkdir(parents=True, exist_ok=True)
+    rows = [{"source": "web", **r} for r in rows]
+    table = conform(pa.Table.from_pylist(rows))
+    parts = [
+        write_part(table.slice(start, part_rows), path, f"part-{i:05d}")
+        for i, start in enumerate(range(0, max(table.num_rows, 1), part_rows))
+    ]
+    write_manifest(path, parts)
+    return path

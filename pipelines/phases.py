@@ -1,0 +1,185 @@
+"""Whole-dataset stages (dedup): a driver runs phases of tasks, each committed exactly once.
+
+A map or source stage is one task per part. A stage that must see the whole dataset (dedup: a
+shuffle by band key, connected components, one representative per cluster) is instead a driver
+that runs a sequence of phases on the executor, each a list of tasks. A task reads files committed
+by earlier tasks (checked against their SHA-256), writes its outputs atomically, each named by a
+destination (a shuffle partition, an input part, or an output dataset), and commits a record.
+A re-run reuses every task whose record matches its inputs and whose outputs are intact, so a
+killed dedup resumes where it stopped; the intermediate files go once the stage is published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from corpus.dataset import PartInfo, read_part_file, sha256_file, write_json_atomic, write_part
+from pipelines.progress import Progress
+
+WORK = "work"  # under the stage's state folder
+OUTPUT_DIRS = ("kept", "rejected", "clusters")  # destinations that are published datasets
+
+
+@dataclass(frozen=True)
+class PhaseTask:
+    """One task of a phase: a key unique in its phase and a JSON-able payload (its inputs)."""
+
+    phase: str
+    key: str
+    payload: dict
+
+    def fingerprint(self, config_hash: str) -> str:
+        doc = {"config": config_hash, "phase": self.phase, "payload": self.payload}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+class PhaseOutput:
+    """Where a task writes: files under its phase's folder, or parts of the output datasets."""
+
+    def __init__(self, job, task: PhaseTask):
+        self.job = job
+        self.task = task
+        self.files: list[dict] = []
+
+    def phase_dir(self) -> Path:
+        return Path(self.job.state_dir) / WORK / self.task.phase
+
+    def output_dir(self, dest: str) -> Path:
+        if dest == "kept":
+            return Path(self.job.kept_dir)
+        if dest == "rejected":
+            return Path(self.job.rejected_dir)
+        return Path(self.job.out_dir) / dest
+
+    def write(self, dest: str, table: pa.Table) -> None:
+        """Commit `table` for `dest` (written even when empty only for output datasets)."""
+        if dest in OUTPUT_DIRS:
+            directory, stem = self.output_dir(dest), self.task.key
+            if table.num_rows == 0:
+                return
+        else:
+            directory, stem = self.phase_dir(), f"{self.task.key}.{dest}"
+        directory.mkdir(parents=True, exist_ok=True)
+        info = write_part(table, directory, stem)
+        self.files.append({"dest": dest, "dir": str(directory), **info.to_json()})
+
+
+def read_files(files: list[dict], columns: list[str] | None = None) -> pa.Table | None:
+    """The committed files `files` (as `inputs_for` lists them) as one table, or None if none."""
+    tables = [read_part_file(Path(f["dir"]) / f["name"], f["sha256"], columns) for f in files]
+    tables = [t for t in tables if t.num_rows]
+    if not tables:
+        return None
+    return pa.concat_tables(tables).combine_chunks()
+
+
+def execute_phase_task(job, task: PhaseTask) -> dict:
+    """Run one task of a whole-dataset stage and commit its record; returns the record."""
+    start = time.perf_counter()
+    stage = job.build()
+    out = PhaseOutput(job, task)
+    out.phase_dir().mkdir(parents=True, exist_ok=True)
+    stats = stage.run_task(task.phase, task.payload, out) or {}
+    stats["task_s"] = round(time.perf_counter() - start, 6)
+    record = {
+        "phase": task.phase,
+        "key": task.key,
+        "fingerprint": task.fingerprint(job.config_hash),
+        "files": out.files,
+        "stats": stats,
+    }
+    write_json_atomic(out.phase_dir() / f"{task.key}.json", record)
+    return record
+
+
+class PhaseDriver:
+    """Runs a whole-dataset stage's phases on an executor, reusing committed tasks."""
+
+    def __init__(self, job, executor, log: Callable[[str], None] = print):
+        self.job = job
+        self.executor = executor
+        self.log = log
+        self.work = Path(job.state_dir) / WORK
+        self.reused = 0
+
+    def prepare(self, inputs: dict) -> None:
+        """Start clean unless the work folder was made for this config and these inputs."""
+        meta_path = self.work / "_meta.json"
+        meta = {"config_hash": self.job.config_hash, "inputs": inputs}
+        try:
+            same = json.loads(meta_path.read_text()) == meta
+        except (FileNotFoundError, json.JSONDecodeError):
+            same = False
+        if not same:
+            shutil.rmtree(self.work, ignore_errors=True)
+            self.work.mkdir(parents=True)
+            write_json_atomic(meta_path, meta)
+
+    def run(self, phase: str, tasks: list[PhaseTask], show: bool = False) -> list[dict]:
+        """Run the tasks of `phase` not already committed; their records, sorted by key."""
+        records, pending = {}, []
+        for task in tasks:
+            record = self._load(task)
+            if record is not None:
+                records[task.key] = record
+            else:
+                pending.append(task)
+        self.reused += len(records)
+        progress = Progress(f"{self.job.name} {phase}") if show else None
+        if progress:
+            progress.begin(len(tasks), len(records))
+        for record in self.executor.map_unordered(
+            execute_phase_task, [(self.job, t) for t in pending]
+        ):
+            records[record["key"]] = record
+            if progress:
+                progress(record)
+        if progress:
+            progress.close()
+        return [records[k] for k in sorted(records)]
+
+    def _load(self, task: PhaseTask) -> dict | None:
+        try:
+            record = json.loads((self.work / task.phase / f"{task.key}.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        if record.get("fingerprint") != task.fingerprint(self.job.config_hash):
+            return None
+        for f in record["files"]:
+            path = Path(f["dir"]) / f["name"]
+            if not path.is_file() or sha256_file(path) != f["sha256"]:
+                self.log(f"[{self.job.name}] {path} is missing or fails its checksum; redoing it")
+                return None
+        record["reused"] = True
+        return record
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def inputs_for(records: list[dict], dest: str) -> list[dict]:
+    """The files that `records` committed for `dest`, in a fixed order."""
+    files = [
+        {"dir": f["dir"], "name": f["name"], "sha256": f["sha256"]}
+        for r in records
+        for f in r["files"]
+        if f["dest"] == dest
+    ]
+    return sorted(files, key=lambda f: (f["dir"], f["name"]))
+
+
+def output_parts(records: list[dict], dest: str) -> list[PartInfo]:
+    return [
+        PartInfo(name=f["name"], rows=f["rows"], bytes=f["bytes"], sha256=f["sha256"])
+        for r in records
+        for f in r["files"]
+        if f["dest"] == dest
+    ]

@@ -1,0 +1,364 @@
+"""Dedup: LSH parameters, distributed connected components, quality against brute force, exact
+and URL rules, keep rules, bad input, determinism across executors, the command and the stage."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import random
+
+import numpy as np
+import pytest
+from datasketch.lsh import _optimal_param
+
+from bench.realdocs import jaccard, plant, planted_corpus, real_documents, shingles
+from corpus.dataset import Dataset
+from filters.dedup.graph import components, large_star, small_star, star_labels
+from filters.dedup.keys import normalize_text
+from filters.dedup.lsh import optimal_bands
+from pipelines.executors import LocalExecutor, RayExecutor
+from pipelines.pipeline import stage_job
+from pipelines.runner import config_hash, part_tasks, run_stage
+from pipelines.stages import REGISTRY
+from tests.helpers import SHARED_DATA, run_corpus, snapshot, write_dataset
+
+Dedup = REGISTRY["dedup"]
+
+
+def dedup(dataset, out, executor=None, **params):
+    """Run the dedup stage over `dataset` into `out`; returns (outcome, clusters by id)."""
+    values = dataclasses.asdict(Dedup.Params(**params))
+    chash = config_hash("dedup", Dedup.version, values, "")
+    job = stage_job("dedup", Dedup, values, chash, out, out / "_state")
+    outcome = run_stage(job, part_tasks(Dataset(dataset)), executor or LocalExecutor(), log=print)
+    rows = Dataset(out / "clusters").read_all().to_pylist()
+    return outcome, rows
+
+
+def by_id(rows):
+    return {r["id"]: r for r in rows}
+
+
+# --- parameters and graph algorithms --------------------------------------------------------
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9, 0.95])
+@pytest.mark.parametrize("num_perm", [32, 128, 256])
+@pytest.mark.parametrize("weights", [(0.5, 0.5), (0.1, 0.9), (0.8, 0.2)])
+def test_bands_and_rows_minimize_the_same_error_as_datasketch(threshold, num_perm, weights):
+    assert optimal_bands(threshold, num_perm, *weights) == _optimal_param(
+        threshold, num_perm, *weights
+    )
+
+
+def union_find(edges):
+    parent = {}
+
+    def root(x):
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {x: min(y for y in parent if root(y) == root(x)) for x in list(parent)}
+
+
+def star_rounds(a, b, partitions):
+    """The distributed algorithm as the stage runs it, each step split by node partition."""
+    a, b = np.concatenate([a, b]), np.concatenate([b, a])
+    rounds = 0
+    while True:
+        outs, violations = [], 0
+        for j in range(partitions):
+            mine = a % partitions == j
+            x, y, v = large_star(a[mine], b[mine])
+            outs.append((x, y))
+            violations += v
+        if violations == 0:
+            break
+        rounds += 1
+        x, y = (np.concatenate(z) for z in zip(*outs, strict=True))
+        outs = [
+            small_star(x[x % partitions == j], y[x % partitions == j]) for j in range(partitions)
+        ]
+        x, y = (np.concatenate(z) for z in zip(*outs, strict=True))
+        a, b = np.concatenate([x, y]), np.concatenate([y, x])
+    labels = {}
+    for j in range(partitions):
+        mine = a % partitions == j
+        nodes, lab = star_labels(a[mine], b[mine])
+        labels.update(zip(nodes.tolist(), lab.tolist(), strict=True))
+    return labels, rounds
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_star_steps_and_local_components_equal_union_find(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(10, 400))
+    m = int(rng.integers(1, 500))
+    a, b = rng.integers(0, n, m), rng.integers(0, n, m)
+    keep = a != b
+    a, b = a[keep], b[keep]
+    if seed == 0:  # a long chain, the worst case for label propagation
+        a, b = np.arange(300)[::-1][:-1], np.arange(300)[::-1][1:]
+    expected = union_find(zip(a.tolist(), b.tolist(), strict=True))
+    nodes, labels = components(a, b)
+    assert dict(zip(nodes.tolist(), labels.tolist(), strict=True)) == expected
+    for partitions in (1, 3, 7):
+        labels, rounds = star_rounds(a, b, partitions)
+        assert labels == expected
+        assert rounds < 30
+
+
+# --- quality ----------------------------------------------------------------------------------
+
+
+def test_near_duplicates_found_match_brute_force_jaccard(tmp_path):
+    docs = planted_corpus(n_base=400, n_variants=280)
+    write_dataset(tmp_path / "in", [{"id": i, "text": t} for i, t in docs], part_rows=170)
+    outcome, rows = dedup(tmp_path / "in", tmp_path / "out")
+    cluster = {r["id"]: r["cluster"] for r in rows}
+    sets = {i: shingles(t) for i, t in docs}
+    truth, found, near = set(), set(), []
+    for (a, _), (b, _) in itertools.combinations(docs, 2):
+        j = jaccard(sets[a], sets[b])
+        if j >= 0.8:
+            truth.add((a, b))
+        if cluster[a] == cluster[b]:
+            found.add((a, b))
+            near.append(j)
+    hits = len(truth & found)
+    precision, recall = hits / len(found), hits / len(truth)
+    print(
+        f"\ndedup quality at threshold 0.8: {len(truth)} true pairs, {len(found)} found, "
+        f"precision {precision:.3f}, recall {recall:.3f}; counters {outcome.stats['counters']}"
+    )
+    assert len(truth) > 150  # the planted levels at or above 0.85, and the exact copies
+    assert precision >= 0.95
+    assert recall >= 0.90
+    assert min(near) > 0.6  # a false pair is a near miss, not an unrelated document
+
+
+def test_the_two_editions_of_book_972_land_in_one_cluster(tmp_path):
+    books = SHARED_DATA / "books"
+    res = run_corpus(
+        "extract", "book", books / "pg972_*.txt.gz", books / "pg9198_*.txt.gz",
+        "--out", tmp_path / "books", "--executor", "local",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    res = run_corpus("dedup", tmp_path / "books", "--out", tmp_path / "d", "--executor", "local")
+    assert res.returncode == 0, res.stderr
+    rows = Dataset(tmp_path / "d" / "clusters").read_all().to_pylist()
+    assert len(rows) == 4
+    cluster_of = {r["id"].removeprefix("book:"): r["cluster"] for r in rows}
+    assert (
+        cluster_of["pg972_devils-dictionary.txt.gz"]
+        == cluster_of["pg972_old-edition_dvldc10.txt.gz"]
+    )
+    assert (
+        cluster_of["pg9198_complete-angler_ascii.txt.gz"]
+        == cluster_of["pg9198_complete-angler_latin1.txt.gz"]
+    )
+    assert (
+        cluster_of["pg972_devils-dictionary.txt.gz"]
+        != cluster_of["pg9198_complete-angler_ascii.txt.gz"]
+    )
+    assert len(Dataset(tmp_path / "d" / "kept").read_all(["id"])) == 2
+    assert "minhash_duplicate 2" in res.stderr
+
+
+# --- determinism ------------------------------------------------------------------------------
+
+
+def mixed_documents():
+    """Real documents with planted near-duplicates, exact copies spread over many parts, chains
+    of successive edits (each near its neighbours, far from its ends: components that need
+    several star rounds), and documents that cannot be compared."""
+    docs = [{"id": i, "text": t} for i, t in planted_corpus(n_base=120, n_variants=60, seed=3)]
+    rng = random.Random(5)
+    for copy in range(9):
+        original = docs[copy]
+        docs.insert(rng.randrange(len(docs)), {**original, "id": f"copy-of-{original['id']}"})
+    filler = docs[50]["text"].split()
+    for chain in range(3):
+        text = docs[20 + chain]["text"]
+        for link in range(8):
+            text = plant(text, "edit", 0.9, rng, filler)
+            docs.insert(rng.randrange(len(docs)), {"id": f"chain-{chain}-{link}", "text": text})
+    docs += [{"id": "empty", "text": ""}, {"id": "punct", "text": " ... !!"}]
+    return docs
+
+
+def test_same_clusters_whatever_the_executor_workers_and_partitions(tmp_path, ray_session):
+    write_dataset(tmp_path / "in", mixed_documents(), part_rows=23)
+    results = []
+    runs = [
+        ("local-1", LocalExecutor(), 1),
+        ("local-5", LocalExecutor(), 5),
+        ("ray-2w-5", RayExecutor(workers=2), 5),
+        ("ray-1w-3", RayExecutor(workers=1), 3),
+    ]
+    for name, executor, partitions in runs:
+        outcome, _ = dedup(tmp_path / "in", tmp_path / name, executor, partitions=partitions)
+        results.append(
+            {k: v for k, v in snapshot(tmp_path / name).items() if not k.startswith("_")}
+        )
+        if partitions == 5:
+            assert outcome.stats["counters"]["star_rounds"] >= 1  # the big clusters need rounds
+    assert results[0] and all(r == results[0] for r in results[1:])
+    rows = Dataset(tmp_path / "local-1" / "clusters").read_all().to_pylist()
+    cluster = {r["id"]: r["cluster"] for r in rows}
+    copies = [i for i in cluster if i.startswith("copy-of-")]
+    assert len(copies) == 9
+    assert all(cluster[i] == cluster[i.removeprefix("copy-of-")] for i in copies)
+    for chain in range(3):  # a cluster is a connected component: a chain is one cluster
+        assert len({r["cluster"] for r in rows if r["id"].startswith(f"chain-{chain}-")}) == 1
+
+
+# --- exact and URL dedup ----------------------------------------------------------------------
+
+
+def test_exact_rule_ignores_case_whitespace_punctuation_and_compatibility_forms():
+    same = [
+        "The Quick brown fox, jumps!",
+        "the quick   brown fox jumps",
+        "THE QUICK BROWN FOX — JUMPS…",
+        "ｔｈｅ quick brown fox jumps",  # full-width letters
+        "the quick\u200b brown\n\nfox jumps.",  # a zero-width space
+    ]
+    assert len({normalize_text(t) for t in same}) == 1
+    assert normalize_text("Straße") == normalize_text("STRASSE")
+    different = ["the quick brown fox jumps 2", "the quick brown fox jumped", "the quick brown fox"]
+    assert len({normalize_text(t) for t in [same[0], *different]}) == 4
+
+
+def test_exact_mode_clusters_normalized_copies(tmp_path):
+    real = [t for _, t in real_documents()[:40]]
+    rows = [{"id": f"d{i}", "text": t} for i, t in enumerate(real)]
+    rows += [
+        {"id": "upper", "text": real[0].upper()},
+        {"id": "spaced", "text": "  " + "  ".join(real[0].split()) + "\n"},
+        {"id": "edited", "text": real[0] + " one more word"},
+        {"id": "blank", "text": "   "},
+    ]
+    write_dataset(tmp_path / "in", rows, part_rows=15)
+    outcome, clusters = dedup(tmp_path / "in", tmp_path / "out", mode="exact")
+    c = by_id(clusters)
+    assert c["upper"]["cluster"] == c["spaced"]["cluster"] == c["d0"]["cluster"] == "d0"
+    assert c["edited"]["cluster"] == "edited" and c["edited"]["kept"]
+    assert c["d0"]["size"] == 3 and sum(r["kept"] for r in clusters if r["cluster"] == "d0") == 1
+    assert outcome.stats["rejected"] == {"exact_duplicate": 2}
+    assert outcome.stats["counters"]["empty_text"] == 1
+
+
+def test_url_mode_uses_the_normalized_url(tmp_path):
+    rows = [
+        {"id": "a", "text": "first", "url": "https://Example.com:443/a/./b?x=1&utm_source=z#top"},
+        {"id": "b", "text": "second, longer text", "url": "https://example.com/a/b?x=1"},
+        {"id": "c", "text": "third", "url": "https://example.com/a/b?x=2"},
+        {"id": "d", "text": "fourth", "url": None},
+        {"id": "e", "text": "fifth", "url": "gutenberg/972.txt"},
+        {"id": "f", "text": "sixth", "url": "gutenberg/972.txt"},
+    ]
+    write_dataset(tmp_path / "in", rows, part_rows=2)
+    outcome, clusters = dedup(tmp_path / "in", tmp_path / "out", mode="url")
+    c = by_id(clusters)
+    assert c["a"]["cluster"] == c["b"]["cluster"] == "a"
+    assert c["b"]["representative"] == "b" and not c["a"]["kept"]  # the longer text stays
+    assert c["c"]["cluster"] == "c" and c["d"]["cluster"] == "d"
+    assert c["e"]["cluster"] == c["f"]["cluster"] == "e"
+    assert outcome.stats["counters"]["no_url"] == 1
+    assert outcome.stats["rejected"] == {"url_duplicate": 2}
+
+
+# --- keep rules -------------------------------------------------------------------------------
+
+
+def test_keep_rules_pick_the_longest_the_first_or_the_best(tmp_path):
+    text = real_documents()[5][1]
+    rows = [
+        {"id": "short", "text": text, "quality_score": 0.2},
+        {"id": "long", "text": text + " And a final sentence.", "quality_score": 0.1},
+        {"id": "best", "text": text.replace("\n\n", "\n"), "quality_score": 0.9},
+        {"id": "none", "text": text + "!", "quality_score": None},
+    ]
+    write_dataset(tmp_path / "in", rows, part_rows=3)
+    kept = {}
+    for rule in ("longest", "first", "quality"):
+        _, clusters = dedup(tmp_path / "in", tmp_path / rule, keep=rule)
+        assert len({r["cluster"] for r in clusters}) == 1
+        kept[rule] = [r["id"] for r in clusters if r["kept"]]
+    assert kept == {"longest": ["long"], "first": ["short"], "quality": ["best"]}
+    ids = Dataset(tmp_path / "quality" / "kept").read_all(["id"]).column("id").to_pylist()
+    assert ids == ["best"]
+    reasons = Dataset(tmp_path / "quality" / "rejected").read_all(["reason", "error"]).to_pylist()
+    assert reasons == [{"reason": "minhash_duplicate", "error": "duplicate of best"}] * 3
+
+
+def test_keep_quality_without_the_column_is_one_line(tmp_path):
+    write_dataset(tmp_path / "in", [{"id": "a", "text": "some words here"}])
+    res = run_corpus(
+        "dedup", tmp_path / "in", "--out", tmp_path / "out", "--keep", "quality",
+        "--executor", "local",
+    )  # fmt: skip
+    assert res.returncode == 1
+    assert res.stderr.count("\n") == 1 and "quality_score" in res.stderr
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+def test_bad_input_is_counted_never_a_crash(tmp_path):
+    book = real_documents(books=("pg972",))
+    big = " ".join(t for _, t in book)
+    big = " ".join([big] * (10_500_000 // len(big) + 1))[:10_500_000]  # 10 MB, one document
+    rows = [
+        {"id": "empty", "text": ""},
+        {"id": "empty2", "text": ""},
+        {"id": "space", "text": " \n\t "},
+        {"id": "word", "text": "Hello"},
+        {"id": "word2", "text": "hello!"},
+        {"id": "other-word", "text": "goodbye"},
+        {"id": "big", "text": big},
+        {"id": "big-copy", "text": big[:-2000]},
+        {"id": "dup-id", "text": book[1][1]},
+        {"id": "dup-id", "text": book[2][1]},
+        {"id": "dup-id", "text": book[1][1]},
+    ]
+    write_dataset(tmp_path / "in", rows, part_rows=4)
+    outcome, clusters = dedup(tmp_path / "in", tmp_path / "out")
+    s = outcome.stats
+    assert s["docs_in"] == len(rows) == len(clusters)
+    assert s["docs_in"] == s["docs_out"] + s["docs_rejected"]
+    assert s["rejected"] == {"duplicate_id": 2, "minhash_duplicate": 2}
+    assert s["counters"]["no_shingles"] == 3 and s["counters"]["duplicate_ids"] == 2
+    c = {(r["id"], i): r for i, r in enumerate(clusters)}
+    assert c[("empty", 0)]["kept"] and c[("empty2", 1)]["kept"]  # not compared: both stay
+    assert c[("word", 3)]["cluster"] == c[("word2", 4)]["cluster"] == "word"
+    assert c[("other-word", 5)]["cluster"] == "other-word"
+    assert c[("big", 6)]["cluster"] == c[("big-copy", 7)]["cluster"] == "big"
+    assert c[("dup-id", 8)]["kept"]
+    assert [c[("dup-id", i)]["cluster"] for i in (9, 10)] == [None, None]
+    errors = Dataset(tmp_path / "out" / "rejected").read_all(["reason", "error"]).to_pylist()
+    assert {"reason": "duplicate_id", "error": "another document has the same id"} in errors
+
+
+def test_bad_arguments_give_one_line(tmp_path):
+    write_dataset(tmp_path / "in", [{"id": "a", "text": "x"}])
+    cases = [
+        (["--bands", "4"], "give both bands and rows"),
+        (["--bands", "20", "--rows", "10"], "at most num_perm"),
+        (["--threshold", "1.5"], "threshold"),
+        (["--mode", "fuzzy"], "invalid choice"),
+    ]
+    for extra, message in cases:
+        res = run_corpus("dedup", tmp_path / "in", "--out", tmp_path / "o", *extra)
+        assert res.returncode == 2, extra
+        assert message in res.stderr and "Traceback" not in res.stderr
+    res = run_corpus("dedup", tmp_path / "missing", "--out", tmp_path / "o")
+    assert res.returncode == 1 and "no such dataset" in res.stderr
