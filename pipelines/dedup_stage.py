@@ -36,6 +36,7 @@ from filters.dedup.graph import large_star, small_star, star_labels, unique_pair
 from filters.dedup.keys import text_key, url_key
 from filters.dedup.lsh import band_keys, bytes_key, mix64, optimal_bands
 from filters.dedup.minhash import permutations, shingle_hashes, signature
+from pipelines.dedup_index import DROPPED_SCORE, KEPT_SCORE, DedupIndex, segment_id
 from pipelines.phases import PhaseTask, inputs_for, read_files
 from pipelines.stages import GlobalStage, register
 
@@ -181,8 +182,19 @@ class Dedup(GlobalStage):
                         "classifier first, or set quality_column"
                     )
         n_part = p.partitions or min(256, max(1, math.ceil(total / ROWS_PER_PARTITION)))
-        ords = list(range(len(tasks)))
-        keyed = [dict(part, ord=o, P=n_part) for o, part in zip(ords, parts, strict=True)]
+        index = DedupIndex(p.index, p) if p.index else None
+        earlier = [
+            {"dir": seg["dir"], **part}
+            for seg in (index.segments(segment_id(tasks, p)) if index else [])
+            for part in seg["parts"]
+        ]
+        first_new = len(earlier)  # earlier runs' parts come first: their documents win ties
+        ords = list(range(first_new + len(tasks)))
+        new_ords = ords[first_new:]
+        keyed = [
+            dict(part, ord=o, P=n_part, first_new=first_new, index=bool(index))
+            for o, part in zip(new_ords, parts, strict=True)
+        ]
 
         def run(phase, payloads, keys=None, show=False):
             keys = keys or [f"{i:06d}" for i in range(len(payloads))]
@@ -192,11 +204,18 @@ class Dedup(GlobalStage):
                 show=show,
             )
 
+        def indexed(part, kind):
+            f = part.get(kind)
+            return [{"dir": part["dir"], "name": f["name"], "sha256": f["sha256"]}] if f else []
+
         partitions = range(n_part)
         ids = run("ids", keyed)
         idcheck = run("idcheck", [{"files": inputs_for(ids, f"p{j}")} for j in partitions])
         keys = run(
-            "keys", [dict(k, dupids=inputs_for(idcheck, f"o{k['ord']}")) for k in keyed], show=True
+            "keys",
+            [{"keys": indexed(e, "keys"), "ord": o, "P": n_part} for o, e in enumerate(earlier)]
+            + [dict(k, dupids=inputs_for(idcheck, f"o{k['ord']}")) for k in keyed],
+            show=True,
         )
         candidates = run(
             "candidates", [{"files": inputs_for(keys, f"p{j}"), "P": n_part} for j in partitions]
@@ -204,7 +223,8 @@ class Dedup(GlobalStage):
         edges = candidates
         if p.mode == "minhash" and p.verify:
             with_pairs = [o for o in ords if inputs_for(candidates, f"o{o}")]
-            sigs = {o: inputs_for([keys[o]], "sig") for o in ords}
+            sigs = {o: indexed(e, "sig") for o, e in enumerate(earlier)}
+            sigs.update({o: inputs_for([keys[o]], "sig") for o in new_ords})
             v1 = run(
                 "verify1",
                 [{"pairs": inputs_for(candidates, f"o{o}"), "sigs": sigs[o]} for o in with_pairs],
@@ -233,7 +253,8 @@ class Dedup(GlobalStage):
                 [{"files": inputs_for(large, f"p{j}"), "P": n_part} for j in partitions],
             )
         labels = run("labels", [{"files": inputs_for(edges, f"p{j}")} for j in partitions])
-        docs = {o: inputs_for([keys[o]], "docs") for o in ords}
+        docs = {o: indexed(e, "docs") for o, e in enumerate(earlier)}
+        docs.update({o: inputs_for([keys[o]], "docs") for o in new_ords})
         labelled = [o for o in ords if inputs_for(labels, f"o{o}")]
         members = run(
             "members",
@@ -245,11 +266,24 @@ class Dedup(GlobalStage):
         reps = run("reps", [{"files": inputs_for(members, f"p{j}")} for j in partitions])
         final = run(
             "final",
-            [dict(keyed[o], members=inputs_for(reps, f"o{o}"), docs=docs[o]) for o in ords],
+            [dict(k, members=inputs_for(reps, f"o{k['ord']}"), docs=docs[k["ord"]]) for k in keyed],
             keys=[t.key for t in tasks],
             show=True,
         )
+        if index:
+            index.add(
+                segment_id(tasks, p),
+                [
+                    {
+                        "keys": inputs_for([keys[k["ord"]]], "index_keys")[0],
+                        "docs": inputs_for([f], "index_docs")[0],
+                        **({"sig": sigs[k["ord"]][0]} if p.mode == "minhash" and p.verify else {}),
+                    }
+                    for k, f in zip(keyed, final, strict=True)
+                ],
+            )
         stats = self._stats(final, [*idcheck, *keys, *candidates, *reps], edges, rounds, n_part)
+        stats["counters"]["indexed_parts"] = len(earlier)
         if p.mode == "minhash" and p.verify:
             for r in edges:
                 for name in ("verified_pairs", "unverified_pairs"):
@@ -275,6 +309,13 @@ class Dedup(GlobalStage):
         if self.params.mode == "minhash":
             counters["bands"], counters["rows"] = self.params.banding()
         return stats
+
+    def extra_inputs(self, tasks) -> dict[str, str]:
+        p = self.params
+        if not p.index:
+            return {}
+        segments = DedupIndex(p.index, p).segments(segment_id(tasks, p))
+        return {f"index:{seg['dir']}": seg["record_sha256"] for seg in segments}
 
     # the tasks -----------------------------------------------------------------------------
 
@@ -319,6 +360,15 @@ class Dedup(GlobalStage):
 
     def _task_keys(self, pl, out) -> dict:
         p = self.params
+        if "keys" in pl:  # a part of an earlier run, from the index: its keys, renumbered
+            rows = read_files(pl["keys"])
+            if rows is None:
+                return {}
+            k1 = rows.column("k1").to_numpy()
+            owner = (np.int64(pl["ord"]) << np.int64(ORD_SHIFT)) + rows.column("row").to_numpy()
+            rows = rows.drop_columns(["row"]).append_column("gid", pa.array(owner, pa.int64()))
+            write_split(out, rows, (k1 % np.uint64(pl["P"])).astype(np.int64), "p")
+            return {}
         table = read_part_file(pl["path"], pl["sha256"])
         n = table.num_rows
         status = np.zeros(n, dtype=np.int8)
@@ -353,6 +403,9 @@ class Dedup(GlobalStage):
             }
         )
         write_split(out, rows, (k1 % np.uint64(pl["P"])).astype(np.int64), "p")
+        if pl["index"]:
+            local = rows.drop_columns(["gid"]).append_column("row", pa.array(owner & ROW_MASK))
+            out.write("index_keys", local)
         return stats
 
     def _scores(self, table: pa.Table) -> np.ndarray:
@@ -551,9 +604,12 @@ class Dedup(GlobalStage):
         reasons = np.where(kept, None, f"{p.mode}_duplicate").astype(object)
         reasons[bad_id] = "duplicate_id"
         result = decide(table, reasons.tolist())
+        earlier = ordinal_of(rep_gid) < pl["first_new"]
         errors = [
-            "another document has the same id" if b else f"duplicate of {r}"
-            for b, r, k in zip(bad_id, representative.to_pylist(), kept, strict=True)
+            "another document has the same id"
+            if b
+            else f"duplicate of {r}" + (" (from an earlier run, in the index)" if e else "")
+            for b, r, e, k in zip(bad_id, representative.to_pylist(), earlier, kept, strict=True)
             if not k
         ]
         rejected = result.rejected.set_column(
@@ -572,6 +628,12 @@ class Dedup(GlobalStage):
         out.write("kept", conform(result.kept))
         out.write("rejected", rejected)
         out.write("clusters", clusters)
+        if pl["index"]:
+            standing = np.where(kept, KEPT_SCORE, DROPPED_SCORE)
+            out.write(
+                "index_docs",
+                pa.table({"id": ids, "score": pa.array(standing), "status": pa.array(status)}),
+            )
         rejected_counts: dict[str, int] = {}
         for reason in reasons[~kept]:
             rejected_counts[reason] = rejected_counts.get(reason, 0) + 1

@@ -17,6 +17,7 @@ from pathlib import Path
 from corpus.dataset import Dataset, write_json_atomic
 from pipelines.config import PipelineSpec, StageSpec
 from pipelines.params import ConfigError
+from pipelines.phases import WORK
 from pipelines.progress import Progress
 from pipelines.runner import (
     PLAN_RECORD,
@@ -210,6 +211,10 @@ def run_status(run_dir: Path) -> list[dict]:
             ):
                 done += 1
         complete = (state_dir / STAGE_RECORD).is_file()
+        if complete:
+            done = len(plan["tasks"])  # a whole-dataset stage keeps no record per part
+        elif (state_dir / WORK / "final").is_dir():  # or writes them only in its last phase
+            done = len(list((state_dir / WORK / "final").glob("*.json")))
         state = "done" if complete else ("partial" if done else "started")
         rows.append({**row, "done": done, "total": len(plan["tasks"]), "state": state})
     return rows

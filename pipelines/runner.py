@@ -322,7 +322,7 @@ def run_global(
     job: StageJob, stage: GlobalStage, tasks: list[Task], executor, log, start: float
 ) -> StageOutcome:
     """Run a whole-dataset stage: its driver's phases, then publish its output datasets."""
-    extra = stage.extra_inputs()
+    extra = stage.extra_inputs(tasks)
     done = _stage_complete(job, tasks, extra)
     if done is not None:
         return StageOutcome(job.name, stage.kind, len(tasks), len(tasks), 0.0, done["stats"])

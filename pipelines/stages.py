@@ -120,7 +120,7 @@ class GlobalStage(Stage):
         """Do one task of `phase`, writing through `out`; returns its stats."""
         raise NotImplementedError
 
-    def extra_inputs(self) -> dict[str, str]:
+    def extra_inputs(self, tasks: list) -> dict[str, str]:
         """Inputs besides the parts (an index of earlier runs), name -> fingerprint."""
         return {}
 

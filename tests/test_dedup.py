@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import random
+import signal
+import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -20,7 +24,7 @@ from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.pipeline import stage_job
 from pipelines.runner import config_hash, part_tasks, run_stage
 from pipelines.stages import REGISTRY
-from tests.helpers import SHARED_DATA, run_corpus, snapshot, write_dataset
+from tests.helpers import CORPUS, ROOT, SHARED_DATA, run_corpus, snapshot, write_dataset
 
 Dedup = REGISTRY["dedup"]
 
@@ -362,3 +366,80 @@ def test_bad_arguments_give_one_line(tmp_path):
         assert message in res.stderr and "Traceback" not in res.stderr
     res = run_corpus("dedup", tmp_path / "missing", "--out", tmp_path / "o")
     assert res.returncode == 1 and "no such dataset" in res.stderr
+
+
+# --- incremental ------------------------------------------------------------------------------
+
+
+def test_index_dedups_a_new_dataset_against_earlier_runs(tmp_path):
+    docs = [{"id": i, "text": t} for i, t in planted_corpus(n_base=150, n_variants=90, seed=9)]
+    first, second = docs[:140], docs[140:] + [{**d, "id": f"again-{d['id']}"} for d in docs[:30]]
+    write_dataset(tmp_path / "a", first, part_rows=50)
+    write_dataset(tmp_path / "b", second, part_rows=50)
+    write_dataset(tmp_path / "ab", first + second, part_rows=50)
+    index = tmp_path / "index"
+
+    def run(dataset, out, *extra):
+        res = run_corpus(
+            "dedup", tmp_path / dataset, "--out", tmp_path / out, "--keep", "first",
+            "--executor", "local", *extra,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        return by_id(Dataset(tmp_path / out / "clusters").read_all().to_pylist())
+
+    run("a", "out-a", "--index", index)
+    alone = run("b", "out-b-alone")
+    incremental = run("b", "out-b", "--index", index)
+    together = run("ab", "out-ab")
+    assert {i for i, r in incremental.items() if r["kept"]} == {
+        i for i in incremental if together[i]["kept"]
+    }  # as if both datasets had been deduplicated in one run, earlier documents first
+    assert all(incremental[f"again-{d['id']}"]["cluster"] == together[d["id"]]["cluster"]
+               for d in first[:30])  # fmt: skip
+    assert sum(r["kept"] for r in incremental.values()) < sum(r["kept"] for r in alone.values())
+    errors = Dataset(tmp_path / "out-b" / "rejected").read_all(["error"]).column("error")
+    assert any("earlier run" in e for e in errors.to_pylist())
+    before = snapshot(tmp_path / "out-b")
+    res = run_corpus(
+        "dedup", tmp_path / "b", "--out", tmp_path / "out-b", "--keep", "first",
+        "--executor", "local", "--index", index,
+    )  # fmt: skip
+    assert res.returncode == 0 and "reused" in res.stderr  # its own segment is not an input
+    assert snapshot(tmp_path / "out-b") == before
+    assert len(list((index / "segments").iterdir())) == 2
+    res = run_corpus(
+        "dedup", tmp_path / "b", "--out", tmp_path / "o2", "--num-perm", "64", "--index", index,
+        "--executor", "local",
+    )  # fmt: skip
+    assert res.returncode == 2 and "other settings" in res.stderr and "num_perm" in res.stderr
+
+
+# --- exactly once -----------------------------------------------------------------------------
+
+
+def test_killed_dedup_resumes_to_the_uninterrupted_result(tmp_path):
+    docs = [{"id": i, "text": t} for i, t in planted_corpus(n_base=300, n_variants=150, seed=4)]
+    write_dataset(tmp_path / "in", docs, part_rows=15)
+    args = ["dedup", tmp_path / "in", "--partitions", "3", "--executor", "local"]
+    assert run_corpus(*args, "--out", tmp_path / "whole").returncode == 0
+    out = tmp_path / "killed"
+    work = out / "_state" / "work"
+    kills = 0
+    for phase, records in (("keys", 4), ("candidates", 1), ("verify2", 1), ("final", 3)):
+        proc = subprocess.Popen([*CORPUS, *map(str, args), "--out", str(out)], cwd=ROOT,
+                                stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(list((work / phase).glob("*.json"))) >= records:
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.002)
+        proc.wait()
+        if proc.returncode == -signal.SIGKILL and not (out / "_state" / "_stage.json").exists():
+            kills += 1
+    res = run_corpus(*args, "--out", out)
+    assert res.returncode == 0, res.stderr
+    print(f"\ndedup killed {kills} times, then resumed")
+    assert kills >= 3
+    whole = {k: v for k, v in snapshot(tmp_path / "whole").items() if not k.startswith("_")}
+    assert whole == {k: v for k, v in snapshot(out).items() if not k.startswith("_")}

@@ -1,4 +1,4 @@
-"""`make demo` does something real: the bundled sample through import, filter and export."""
+"""`make demo` does something real: the bundled sample through import, filters, dedup, export."""
 
 import json
 import pydoc_data.topics
@@ -7,6 +7,7 @@ import sys
 
 import zstandard
 
+from corpus.dataset import Dataset
 from tests.helpers import ROOT
 
 
@@ -23,8 +24,8 @@ def test_demo_runs_end_to_end_and_says_where_the_report_is(tmp_path):
     assert "report: runs/demo/report/report.json" in proc.stderr
     report = json.loads((tmp_path / "runs/demo/report/report.json").read_text())
     names = [s["name"] for s in report["stages"]]
-    assert names == ["import", "filter", "quality", "export"]
-    quality = report["stages"][2]
+    assert names == ["import", "filter", "quality", "dedup", "export"]
+    quality, dedup = report["stages"][2], report["stages"][3]
 
     exported = tmp_path / "runs/demo/export/documents.jsonl.zst"
     data = zstandard.ZstdDecompressor().decompressobj().decompress(exported.read_bytes())
@@ -35,8 +36,13 @@ def test_demo_runs_end_to_end_and_says_where_the_report_is(tmp_path):
     kept = {d["id"] for d in docs}
     assert kept < long_enough  # topics of 100+ words that also pass the quality rules
     assert quality["docs_in"] == len(long_enough)
-    assert quality["docs_out"] == len(kept)
-    assert sum(quality["rejected"].values()) == len(long_enough) - len(kept)
+    assert quality["docs_out"] == dedup["docs_in"]
+    assert sum(quality["rejected"].values()) == len(long_enough) - dedup["docs_in"]
+    assert dedup["docs_out"] == len(kept)
+    assert dedup["docs_in"] == dedup["docs_out"] + dedup["rejected"].get("minhash_duplicate", 0)
+    clusters = Dataset(tmp_path / "runs/demo/dedup/clusters").read_all().to_pylist()
+    assert len(clusters) == dedup["docs_in"]
+    assert {c["id"] for c in clusters if c["kept"]} == kept
     assert all(
         reason.startswith(("language_", "gopher_", "c4_", "fineweb_"))
         for reason in quality["rejected"]
