@@ -1,8 +1,9 @@
 """`make bench`: run every benchmark and print its ratios."""
 
-from bench import executors, extract, filters
+from bench import dedup, executors, extract, filters
 
 if __name__ == "__main__":
     executors.main()
     extract.main()
     filters.main()
+    dedup.main()

@@ -11,13 +11,15 @@ from pipelines.pipeline import stage_job
 from pipelines.runner import config_hash, run_stage
 
 
-def time_stage(cls, params, tasks, executor, out: Path) -> float:
-    """Seconds to run stage type `cls` with `params` over `tasks` into `out` (then removed)."""
+def time_stage(cls, params, tasks, executor, out: Path, keep: bool = False) -> float:
+    """Seconds to run stage type `cls` with `params` over `tasks` into `out` (then removed,
+    unless `keep`)."""
     values = asdict(params)
     chash = config_hash(cls.type_name, cls.version, values, "")
     job = stage_job(cls.type_name, cls, values, chash, out, out / "_state")
     start = time.perf_counter()
     run_stage(job, tasks, executor, log=lambda _: None)
     elapsed = time.perf_counter() - start
-    shutil.rmtree(out)
+    if not keep:
+        shutil.rmtree(out)
     return elapsed

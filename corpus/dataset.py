@@ -56,15 +56,17 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see either nothing or the whole file."""
+def write_bytes_atomic(path: str | Path, data: bytes, durable: bool = True) -> None:
+    """Write `data` to `path` so that readers see either nothing or the whole file; `durable`
+    also flushes it to disk before the rename (against power loss, not only a killed process)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -74,18 +76,22 @@ def write_json_atomic(path: str | Path, obj: object) -> None:
     write_bytes_atomic(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
 
 
-def encode_parquet(table: pa.Table) -> bytes:
-    """Parquet bytes for `table`: the same table always gives the same bytes."""
+def encode_parquet(table: pa.Table, scratch: bool = False) -> bytes:
+    """Parquet bytes for `table`: the same table always gives the same bytes. `scratch` trades
+    size for speed (zstd level 1), for intermediate files."""
     sink = pa.BufferOutputStream()
-    pq.write_table(table.combine_chunks(), sink, **PARQUET_OPTIONS)
+    options = {**PARQUET_OPTIONS, "compression_level": 1} if scratch else PARQUET_OPTIONS
+    pq.write_table(table.combine_chunks(), sink, **options)
     return sink.getvalue().to_pybytes()
 
 
-def write_part(table: pa.Table, directory: str | Path, stem: str) -> PartInfo:
-    """Write `table` as `directory/stem.parquet` atomically and describe it."""
-    data = encode_parquet(table)
+def write_part(table: pa.Table, directory: str | Path, stem: str, scratch: bool = False):
+    """Write `table` as `directory/stem.parquet` atomically and describe it. A `scratch` part
+    (an intermediate file whose checksum is checked before reuse, so a damaged one is redone) is
+    compressed faster and not flushed to disk."""
+    data = encode_parquet(table, scratch)
     name = stem + PART_SUFFIX
-    write_bytes_atomic(Path(directory) / name, data)
+    write_bytes_atomic(Path(directory) / name, data, durable=not scratch)
     return PartInfo(name=name, rows=table.num_rows, bytes=len(data), sha256=sha256_bytes(data))
 
 

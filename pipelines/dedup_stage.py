@@ -35,7 +35,7 @@ from corpus.stage import decide, text_bytes
 from filters.dedup.graph import large_star, small_star, star_labels, unique_pairs
 from filters.dedup.keys import text_key, url_key
 from filters.dedup.lsh import band_keys, bytes_key, mix64, optimal_bands
-from filters.dedup.minhash import permutations, shingle_hashes, signature
+from filters.dedup.minhash import EMPTY, signatures
 from pipelines.dedup_index import DROPPED_SCORE, KEPT_SCORE, DedupIndex, segment_id
 from pipelines.phases import PhaseTask, inputs_for, read_files
 from pipelines.stages import GlobalStage, register
@@ -63,7 +63,8 @@ class DedupParams:
     seed: int = 1  # of the MinHash permutations
     keep: Literal["longest", "first", "quality"] = "longest"  # each cluster's representative
     quality_column: str = "quality_score"  # keep: quality keeps the highest value here
-    partitions: int | None = None  # shuffle partitions; default one per 100,000 documents
+    partitions: int | None = None  # shuffle partitions; default one per 100,000 documents and
+    # at least two per worker
     index: str | None = None  # a folder of earlier runs' keys: dedup against them, add this run
 
     def __post_init__(self):
@@ -137,11 +138,11 @@ def edges_of(files: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     return table.column("a").to_numpy(), table.column("b").to_numpy()
 
 
-def signature_table(rows: np.ndarray, sigs: np.ndarray) -> pa.Table:
+def signature_table(rows: np.ndarray, sigs: np.ndarray, name: str) -> pa.Table:
     flat = pa.array(sigs.astype(np.uint32).ravel(), pa.uint32())
     return pa.table(
         {
-            "row": pa.array(rows, pa.int64()),
+            name: pa.array(rows, pa.int64()),
             "sig": pa.FixedSizeListArray.from_arrays(flat, sigs.shape[1]),
         }
     )
@@ -181,7 +182,12 @@ class Dedup(GlobalStage):
                         "which these documents lack; run a filter stage with a quality "
                         "classifier first, or set quality_column"
                     )
-        n_part = p.partitions or min(256, max(1, math.ceil(total / ROWS_PER_PARTITION)))
+        # the clusters do not depend on the number of partitions (a test checks), so it may
+        # follow the executor: at least two tasks per worker in every shuffle phase
+        workers = getattr(driver.executor, "workers", 1)
+        n_part = p.partitions or min(
+            256, max(math.ceil(total / ROWS_PER_PARTITION), 2 * workers if workers > 1 else 1)
+        )
         index = DedupIndex(p.index, p) if p.index else None
         earlier = [
             {"dir": seg["dir"], **part}
@@ -213,7 +219,10 @@ class Dedup(GlobalStage):
         idcheck = run("idcheck", [{"files": inputs_for(ids, f"p{j}")} for j in partitions])
         keys = run(
             "keys",
-            [{"keys": indexed(e, "keys"), "ord": o, "P": n_part} for o, e in enumerate(earlier)]
+            [
+                {"keys": indexed(e, "keys"), "sig": indexed(e, "sig"), "ord": o, "P": n_part}
+                for o, e in enumerate(earlier)
+            ]
             + [dict(k, dupids=inputs_for(idcheck, f"o{k['ord']}")) for k in keyed],
             show=True,
         )
@@ -222,19 +231,26 @@ class Dedup(GlobalStage):
         )
         edges = candidates
         if p.mode == "minhash" and p.verify:
-            with_pairs = [o for o in ords if inputs_for(candidates, f"o{o}")]
-            sigs = {o: indexed(e, "sig") for o, e in enumerate(earlier)}
-            sigs.update({o: inputs_for([keys[o]], "sig") for o in new_ords})
             v1 = run(
                 "verify1",
-                [{"pairs": inputs_for(candidates, f"o{o}"), "sigs": sigs[o]} for o in with_pairs],
+                [
+                    {
+                        "pairs": inputs_for(candidates, f"v{j}"),
+                        "sigs": inputs_for(keys, f"s{j}"),
+                        "P": n_part,
+                    }
+                    for j in partitions
+                ],
             )
-            with_pairs = [o for o in ords if inputs_for(v1, f"o{o}")]
             edges = run(
                 "verify2",
                 [
-                    {"pairs": inputs_for(v1, f"o{o}"), "sigs": sigs[o], "P": n_part}
-                    for o in with_pairs
+                    {
+                        "pairs": inputs_for(v1, f"v{j}"),
+                        "sigs": inputs_for(keys, f"s{j}"),
+                        "P": n_part,
+                    }
+                    for j in partitions
                 ],
             )
         rounds = 0
@@ -277,7 +293,11 @@ class Dedup(GlobalStage):
                     {
                         "keys": inputs_for([keys[k["ord"]]], "index_keys")[0],
                         "docs": inputs_for([f], "index_docs")[0],
-                        **({"sig": sigs[k["ord"]][0]} if p.mode == "minhash" and p.verify else {}),
+                        **(
+                            {"sig": inputs_for([keys[k["ord"]]], "index_sig")[0]}
+                            if p.mode == "minhash" and p.verify
+                            else {}
+                        ),
                     }
                     for k, f in zip(keyed, final, strict=True)
                 ],
@@ -368,6 +388,11 @@ class Dedup(GlobalStage):
             owner = (np.int64(pl["ord"]) << np.int64(ORD_SHIFT)) + rows.column("row").to_numpy()
             rows = rows.drop_columns(["row"]).append_column("gid", pa.array(owner, pa.int64()))
             write_split(out, rows, (k1 % np.uint64(pl["P"])).astype(np.int64), "p")
+            sigs = read_files(pl["sig"])
+            if sigs is not None:
+                owner = (np.int64(pl["ord"]) << np.int64(ORD_SHIFT)) + sigs.column("row").to_numpy()
+                sigs = pa.table({"gid": pa.array(owner), "sig": sigs.column("sig")})
+                write_split(out, sigs, node_partition(owner, pl["P"]), "s")
             return {}
         table = read_part_file(pl["path"], pl["sha256"])
         n = table.num_rows
@@ -379,7 +404,7 @@ class Dedup(GlobalStage):
         gid = gids(pl["ord"], n)
         stats: dict = {}
         if p.mode == "minhash":
-            band, k1, k2, owner = self._minhash_keys(table, status, gid, out)
+            band, k1, k2, owner = self._minhash_keys(table, status, gid, out, pl)
         else:
             band, k1, k2, owner = self._exact_keys(table, status, gid)
         _count(stats, NO_KEY_COUNTER[p.mode], np.count_nonzero(status == NO_KEY))
@@ -418,25 +443,21 @@ class Dedup(GlobalStage):
         column = pc.cast(table.column(p.quality_column), pa.float64())
         return column.fill_null(-math.inf).to_numpy(zero_copy_only=False)
 
-    def _minhash_keys(self, table, status, gid, out):
+    def _minhash_keys(self, table, status, gid, out, pl):
         p = self.params
         bands, rows = p.banding()
-        a, b = permutations(p.num_perm, p.seed)
-        texts = table.column("text").to_pylist()
-        sig_rows, sigs = [], []
-        for i, text in enumerate(texts):
-            if status[i] != OK:
-                continue
-            hashes = shingle_hashes(text, p.ngram)
-            if len(hashes) == 0:
-                status[i] = NO_KEY
-                continue
-            sig_rows.append(i)
-            sigs.append(signature(hashes, a, b))
-        matrix = np.array(sigs, dtype=np.uint64).reshape(-1, p.num_perm)
-        sig_rows = np.array(sig_rows, dtype=np.int64)
-        if p.verify:
-            out.write("sig", signature_table(sig_rows, matrix))
+        candidates = np.flatnonzero(status == OK)
+        texts = table.column("text").take(pa.array(candidates)).to_pylist()
+        matrix = signatures(texts, p.num_perm, p.ngram, p.seed)
+        empty = (matrix == EMPTY).all(axis=1)  # no shingles: nothing to compare
+        status[candidates[empty]] = NO_KEY
+        sig_rows, matrix = candidates[~empty], matrix[~empty]
+        if p.verify:  # to the partitions of their documents, for verify1 and verify2
+            owners = gid[sig_rows]
+            sigs = signature_table(owners, matrix, "gid")
+            write_split(out, sigs, node_partition(owners, pl["P"]), "s")
+            if pl["index"]:
+                out.write("index_sig", signature_table(sig_rows, matrix, "row"))
         k1, k2 = band_keys(matrix, bands, rows)
         band = np.tile(np.arange(bands, dtype=np.int32), len(sig_rows))
         owner = np.repeat(gid[sig_rows], bands)
@@ -483,27 +504,31 @@ class Dedup(GlobalStage):
         }
         if self.params.mode == "minhash" and self.params.verify:
             pairs = pa.table({"x": pa.array(x, pa.int64()), "m": pa.array(m, pa.int64())})
-            write_split(out, pairs, ordinal_of(x), "o")
+            write_split(out, pairs, node_partition(x, pl["P"]), "v")
         else:
             write_edges(out, x, m, pl["P"], both=True)
         return stats
 
     def _task_verify(self, pl, out) -> dict:
-        """verify1 joins the first document's signature, verify2 the second's and decides."""
+        """verify1 joins the first document's signature, verify2 the second's and decides; the
+        pairs travel to the partition of the document whose signature they need."""
         num_perm = self.params.num_perm
         pairs = read_files(pl["pairs"])
-        sig_table = read_files(pl["sigs"])
-        sig_rows = sig_table.column("row").to_numpy()
-        matrix = signature_matrix(sig_table.column("sig"), num_perm)
-        if "sig" not in pairs.column_names:  # verify1
-            x, m = pairs.column("x").to_numpy(), pairs.column("m").to_numpy()
-            sx = matrix[np.searchsorted(sig_rows, x & ROW_MASK)]
-            with_sig = pairs.append_column("sig", signature_table(x, sx).column("sig"))
-            write_split(out, with_sig, ordinal_of(m), "o")
+        if pairs is None:
             return {}
+        sig_table = read_files(pl["sigs"])
+        owners = sig_table.column("gid").to_numpy()
+        order = np.argsort(owners, kind="stable")
+        owners = owners[order]
+        matrix = signature_matrix(sig_table.column("sig"), num_perm)[order]
         x, m = pairs.column("x").to_numpy(), pairs.column("m").to_numpy()
+        if "sig" not in pairs.column_names:  # verify1
+            sx = matrix[np.searchsorted(owners, x)]
+            with_sig = pairs.append_column("sig", signature_table(x, sx, "x").column("sig"))
+            write_split(out, with_sig, node_partition(m, pl["P"]), "v")
+            return {}
         sx = signature_matrix(pairs.column("sig"), num_perm)
-        sm = matrix[np.searchsorted(sig_rows, m & ROW_MASK)]
+        sm = matrix[np.searchsorted(owners, m)]
         agree = np.count_nonzero(sx == sm, axis=1)
         need = math.ceil(self.params.threshold * num_perm - 1e-9)
         ok = agree >= need

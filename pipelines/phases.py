@@ -68,7 +68,7 @@ class PhaseOutput:
         else:
             directory, stem = self.phase_dir(), f"{self.task.key}.{dest}"
         directory.mkdir(parents=True, exist_ok=True)
-        info = write_part(table, directory, stem)
+        info = write_part(table, directory, stem, scratch=dest not in OUTPUT_DIRS)
         self.files.append({"dest": dest, "dir": str(directory), **info.to_json()})
 
 
@@ -109,6 +109,7 @@ class PhaseDriver:
         self.log = log
         self.work = Path(job.state_dir) / WORK
         self.reused = 0
+        self.times: dict[str, float] = {}  # seconds per phase, this run
 
     def prepare(self, inputs: dict) -> None:
         """Start clean unless the work folder was made for this config and these inputs."""
@@ -125,6 +126,7 @@ class PhaseDriver:
 
     def run(self, phase: str, tasks: list[PhaseTask], show: bool = False) -> list[dict]:
         """Run the tasks of `phase` not already committed; their records, sorted by key."""
+        started = time.perf_counter()
         records, pending = {}, []
         for task in tasks:
             record = self._load(task)
@@ -144,6 +146,7 @@ class PhaseDriver:
                 progress(record)
         if progress:
             progress.close()
+        self.times[phase] = time.perf_counter() - started
         return [records[k] for k in sorted(records)]
 
     def _load(self, task: PhaseTask) -> dict | None:
