@@ -229,30 +229,21 @@ class Dedup(GlobalStage):
         candidates = run(
             "candidates", [{"files": inputs_for(keys, f"p{j}"), "P": n_part} for j in partitions]
         )
-        edges = candidates
+        edges = verified = candidates
         if p.mode == "minhash" and p.verify:
-            v1 = run(
-                "verify1",
-                [
-                    {
-                        "pairs": inputs_for(candidates, f"v{j}"),
-                        "sigs": inputs_for(keys, f"s{j}"),
-                        "P": n_part,
-                    }
-                    for j in partitions
-                ],
-            )
-            edges = run(
-                "verify2",
-                [
-                    {
-                        "pairs": inputs_for(v1, f"v{j}"),
-                        "sigs": inputs_for(keys, f"s{j}"),
-                        "P": n_part,
-                    }
-                    for j in partitions
-                ],
-            )
+            for phase in ("verify1", "verify2"):  # bring each pair's two signatures together
+                edges = run(
+                    phase,
+                    [
+                        {
+                            "pairs": inputs_for(edges, f"v{j}"),
+                            "sigs": inputs_for(keys, f"s{j}"),
+                            "P": n_part,
+                        }
+                        for j in partitions
+                    ],
+                )
+            verified = edges
         rounds = 0
         while True:
             large = run(
@@ -305,7 +296,7 @@ class Dedup(GlobalStage):
         stats = self._stats(final, [*idcheck, *keys, *candidates, *reps], edges, rounds, n_part)
         stats["counters"]["indexed_parts"] = len(earlier)
         if p.mode == "minhash" and p.verify:
-            for r in edges:
+            for r in verified:
                 for name in ("verified_pairs", "unverified_pairs"):
                     _count(stats, name, r["stats"].get(name, 0))
         return final, stats
