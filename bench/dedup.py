@@ -102,6 +102,7 @@ class PeakRss(threading.Thread):
 
 
 def tree_rss(root: int) -> int:
+    page = os.sysconf("SC_PAGE_SIZE")
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.scandir("/proc"):
@@ -112,7 +113,7 @@ def tree_rss(root: int) -> int:
                 fields = f.read().rsplit(")", 1)[1].split()
             pid = int(entry.name)
             children.setdefault(int(fields[1]), []).append(pid)
-            rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            rss[pid] = int(fields[21]) * page
         except (OSError, IndexError, ValueError):
             continue
     total, stack = 0, [root]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -37,7 +36,7 @@ from filters.dedup.keys import text_key, url_key
 from filters.dedup.lsh import band_keys, bytes_key, mix64, optimal_bands
 from filters.dedup.minhash import EMPTY, signatures
 from pipelines.dedup_index import DROPPED_SCORE, KEPT_SCORE, DedupIndex, segment_id
-from pipelines.phases import PhaseTask, inputs_for, read_files
+from pipelines.phases import PhaseTask, files_by_dest, read_files
 from pipelines.stages import GlobalStage, register
 
 ORD_SHIFT = 32
@@ -215,85 +214,87 @@ class Dedup(GlobalStage):
             return [{"dir": part["dir"], "name": f["name"], "sha256": f["sha256"]}] if f else []
 
         partitions = range(n_part)
-        ids = run("ids", keyed)
-        idcheck = run("idcheck", [{"files": inputs_for(ids, f"p{j}")} for j in partitions])
+        ids = files_by_dest(run("ids", keyed))
+        checked = run("idcheck", [{"files": ids[f"p{j}"]} for j in partitions])
+        idcheck = files_by_dest(checked)
         keys = run(
             "keys",
             [
                 {"keys": indexed(e, "keys"), "sig": indexed(e, "sig"), "ord": o, "P": n_part}
                 for o, e in enumerate(earlier)
             ]
-            + [dict(k, dupids=inputs_for(idcheck, f"o{k['ord']}")) for k in keyed],
+            + [dict(k, dupids=idcheck[f"o{k['ord']}"]) for k in keyed],
             show=True,
         )
+        key_files = files_by_dest(keys)
         candidates = run(
-            "candidates", [{"files": inputs_for(keys, f"p{j}"), "P": n_part} for j in partitions]
+            "candidates", [{"files": key_files[f"p{j}"], "P": n_part} for j in partitions]
         )
         edges = verified = candidates
         if p.mode == "minhash" and p.verify:
             for phase in ("verify1", "verify2"):  # bring each pair's two signatures together
+                pairs = files_by_dest(edges)
                 edges = run(
                     phase,
                     [
-                        {
-                            "pairs": inputs_for(edges, f"v{j}"),
-                            "sigs": inputs_for(keys, f"s{j}"),
-                            "P": n_part,
-                        }
+                        {"pairs": pairs[f"v{j}"], "sigs": key_files[f"s{j}"], "P": n_part}
                         for j in partitions
                     ],
                 )
             verified = edges
         rounds = 0
         while True:
+            inputs = files_by_dest(edges)
             large = run(
                 f"large{rounds}",
-                [{"files": inputs_for(edges, f"p{j}"), "P": n_part} for j in partitions],
+                [{"files": inputs[f"p{j}"], "P": n_part} for j in partitions],
             )
             if sum(r["stats"]["violations"] for r in large) == 0:
                 break
             rounds += 1
             if rounds > MAX_ROUNDS:
                 raise CorpusError(f"connected components did not converge in {MAX_ROUNDS} rounds")
+            stars = files_by_dest(large)
             edges = run(
                 f"small{rounds}",
-                [{"files": inputs_for(large, f"p{j}"), "P": n_part} for j in partitions],
+                [{"files": stars[f"p{j}"], "P": n_part} for j in partitions],
             )
-        labels = run("labels", [{"files": inputs_for(edges, f"p{j}")} for j in partitions])
+        labels = files_by_dest(run("labels", [{"files": inputs[f"p{j}"]} for j in partitions]))
+        own = [files_by_dest([keys[o]]) for o in new_ords]  # each new part's own files
         docs = {o: indexed(e, "docs") for o, e in enumerate(earlier)}
-        docs.update({o: inputs_for([keys[o]], "docs") for o in new_ords})
-        labelled = [o for o in ords if inputs_for(labels, f"o{o}")]
-        members = run(
-            "members",
-            [
-                {"labels": inputs_for(labels, f"o{o}"), "docs": docs[o], "P": n_part}
-                for o in labelled
-            ],
+        docs.update({o: mine["docs"] for o, mine in zip(new_ords, own, strict=True)})
+        members = files_by_dest(
+            run(
+                "members",
+                [
+                    {"labels": labels[f"o{o}"], "docs": docs[o], "P": n_part}
+                    for o in ords
+                    if labels.get(f"o{o}")
+                ],
+            )
         )
-        reps = run("reps", [{"files": inputs_for(members, f"p{j}")} for j in partitions])
+        chosen = run("reps", [{"files": members[f"p{j}"]} for j in partitions])
+        reps = files_by_dest(chosen)
         final = run(
             "final",
-            [dict(k, members=inputs_for(reps, f"o{k['ord']}"), docs=docs[k["ord"]]) for k in keyed],
+            [dict(k, members=reps[f"o{k['ord']}"], docs=docs[k["ord"]]) for k in keyed],
             keys=[t.key for t in tasks],
             show=True,
         )
         if index:
+            with_sig = p.mode == "minhash" and p.verify
             index.add(
                 segment_id(tasks, p),
                 [
                     {
-                        "keys": inputs_for([keys[k["ord"]]], "index_keys")[0],
-                        "docs": inputs_for([f], "index_docs")[0],
-                        **(
-                            {"sig": inputs_for([keys[k["ord"]]], "index_sig")[0]}
-                            if p.mode == "minhash" and p.verify
-                            else {}
-                        ),
+                        "keys": mine["index_keys"][0],
+                        "docs": files_by_dest([f])["index_docs"][0],
+                        **({"sig": mine["index_sig"][0]} if with_sig else {}),
                     }
-                    for k, f in zip(keyed, final, strict=True)
+                    for mine, f in zip(own, final, strict=True)
                 ],
             )
-        stats = self._stats(final, [*idcheck, *keys, *candidates, *reps], edges, rounds, n_part)
+        stats = self._stats(final, [*checked, *keys, *candidates, *chosen], rounds, n_part)
         stats["counters"]["indexed_parts"] = len(earlier)
         if p.mode == "minhash" and p.verify:
             for r in verified:
@@ -301,7 +302,7 @@ class Dedup(GlobalStage):
                     _count(stats, name, r["stats"].get(name, 0))
         return final, stats
 
-    def _stats(self, final, records, edges, rounds, n_part) -> dict:
+    def _stats(self, final, records, rounds, n_part) -> dict:
         stats: dict = {"rejected": {}}
         for r in final:
             for key in ("docs_in", "bytes_in", "docs_out", "bytes_out", "docs_rejected"):
@@ -385,7 +386,9 @@ class Dedup(GlobalStage):
                 sigs = pa.table({"gid": pa.array(owner), "sig": sigs.column("sig")})
                 write_split(out, sigs, node_partition(owner, pl["P"]), "s")
             return {}
-        table = read_part_file(pl["path"], pl["sha256"])
+        columns = ["id", "text"] + (["url"] if p.mode == "url" else [])
+        columns += [p.quality_column] if p.keep == "quality" else []
+        table = read_part_file(pl["path"], pl["sha256"], columns)
         n = table.num_rows
         status = np.zeros(n, dtype=np.int8)
         dup = read_files(pl["dupids"])
@@ -661,9 +664,3 @@ class Dedup(GlobalStage):
             "docs_rejected": rejected.num_rows,
             "rejected": rejected_counts,
         }
-
-
-def dedup_output(path: str | Path) -> dict[str, Path]:
-    """The datasets a dedup run writes under `path`."""
-    path = Path(path)
-    return {"kept": path / "kept", "rejected": path / "rejected", "clusters": path / "clusters"}

@@ -15,6 +15,7 @@ import hashlib
 import json
 import shutil
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,8 @@ class PhaseOutput:
         return Path(self.job.out_dir) / dest
 
     def write(self, dest: str, table: pa.Table) -> None:
-        """Commit `table` for `dest` (written even when empty only for output datasets)."""
+        """Commit `table` for `dest`: a part of an output dataset (skipped when empty) or an
+        intermediate file of this phase (written even when empty)."""
         if dest in OUTPUT_DIRS:
             directory, stem = self.output_dir(dest), self.task.key
             if table.num_rows == 0:
@@ -73,7 +75,7 @@ class PhaseOutput:
 
 
 def read_files(files: list[dict], columns: list[str] | None = None) -> pa.Table | None:
-    """The committed files `files` (as `inputs_for` lists them) as one table, or None if none."""
+    """The committed files `files` (as `files_by_dest` lists them) as one table, or None if none."""
     tables = [read_part_file(Path(f["dir"]) / f["name"], f["sha256"], columns) for f in files]
     tables = [t for t in tables if t.num_rows]
     if not tables:
@@ -168,15 +170,17 @@ class PhaseDriver:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def inputs_for(records: list[dict], dest: str) -> list[dict]:
-    """The files that `records` committed for `dest`, in a fixed order."""
-    files = [
-        {"dir": f["dir"], "name": f["name"], "sha256": f["sha256"]}
-        for r in records
-        for f in r["files"]
-        if f["dest"] == dest
-    ]
-    return sorted(files, key=lambda f: (f["dir"], f["name"]))
+def files_by_dest(records: list[dict]) -> defaultdict[str, list[dict]]:
+    """The files that `records` committed, grouped by destination (one pass over the records,
+    however many destinations are looked up), each group in a fixed order; a destination
+    nobody wrote to has none."""
+    groups: defaultdict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        for f in r["files"]:
+            groups[f["dest"]].append({"dir": f["dir"], "name": f["name"], "sha256": f["sha256"]})
+    for files in groups.values():
+        files.sort(key=lambda f: (f["dir"], f["name"]))
+    return groups
 
 
 def output_parts(records: list[dict], dest: str) -> list[PartInfo]:
