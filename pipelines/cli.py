@@ -17,6 +17,8 @@ from corpus.crawl.fetch import FetchLimits
 from corpus.dataset import Dataset
 from corpus.errors import CorpusError
 from corpus.schema import SOURCES
+from corpus.shards import MANIFEST
+from corpus.tokenizer import load_tokenizer
 from filters.classify import (
     POSITIVE_LABELS,
     Labelled,
@@ -37,7 +39,9 @@ from pipelines.params import ConfigError, describe_type, parse_params
 from pipelines.pipeline import run_pipeline, run_status, stage_job, summary_line
 from pipelines.progress import Progress
 from pipelines.runner import config_hash, part_tasks, run_stage, source_tasks
+from pipelines.shard_inspect import inspect_shards
 from pipelines.stages import REGISTRY, ExportJsonl, ImportJsonl, stage_params_doc
+from pipelines.token_stages import ShardParams, TokenizerParams, parse_weights
 
 EXTRACT_KINDS = ("web", "article", "book", "forum", "social")
 
@@ -74,6 +78,22 @@ def _whole(minimum: int):
 
 
 _positive, _non_negative = _whole(1), _whole(0)
+
+
+def _byte_size(text: str) -> int:
+    """An argparse type: a size in bytes, with an optional K, M, G or T suffix (powers of 1024)."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    t = text.strip().upper().removesuffix("B")
+    number, unit = (t[:-1], t[-1]) if t and t[-1] in units else (t, "")
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a size such as 500M or 2G, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 byte, got {text!r}")
+    return int(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -215,6 +235,46 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--label-map", metavar="A=B,...", help="rename labels, e.g. 0=toxic,2=clean")
         q.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 
+    p = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer on a dataset")
+    tsub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    tsub.required = True
+    t = tsub.add_parser("train", help="train tokenizer.json (HF tokenizers) with <|endoftext|>")
+    t.add_argument("dataset", metavar="DATASET")
+    t.add_argument("--out", required=True, metavar="FILE.json", help="e.g. RUN/tokenizer.json")
+    t.add_argument("--vocab-size", type=_positive, default=TokenizerParams.vocab_size)
+    t.add_argument(
+        "--max-bytes",
+        type=_byte_size,
+        default=TokenizerParams.max_bytes,
+        help="text to train on, a seeded sample of documents (default 1G; e.g. 500M)",
+    )
+    t.add_argument("--min-frequency", type=_positive, default=TokenizerParams.min_frequency)
+    t.add_argument("--seed", type=int, default=0, help="of the sample (default 0)")
+    _executor_options(t)
+
+    p = sub.add_parser(
+        "shard",
+        help="tokenize, shuffle, write llm.c token shards (`corpus shard inspect DIR` shows them)",
+    )
+    p.add_argument("dataset", metavar="DATASET")
+    p.add_argument("--tokenizer", required=True, metavar="FILE.json")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--shard-tokens", type=_positive, default=ShardParams.shard_tokens)
+    p.add_argument(
+        "--val-tokens",
+        type=_non_negative,
+        default=ShardParams.val_tokens,
+        help="tokens held out by document (at most 10%% of the corpus; 0: no val split)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="of the shuffle and the val split")
+    p.add_argument(
+        "--weights",
+        metavar="SRC=W,...",
+        help="mixture weights per source, e.g. web=1,book=2 (2 repeats each document, 0.5 keeps "
+        "half, 0 drops the source)",
+    )
+    _executor_options(p)
+
     p = sub.add_parser("export", help="write a dataset as dolma-style JSONL(.gz|.zst)")
     p.add_argument("dataset", metavar="DATASET")
     p.add_argument("--out", required=True, metavar="FILE")
@@ -319,6 +379,53 @@ def cmd_dedup(args) -> int:
     chash = config_hash(cls.type_name, cls.version, values, "")
     job = stage_job("dedup", cls, values, chash, out, out / "_state")
     _run_one(args, job, part_tasks(Dataset(args.dataset)))
+    return 0
+
+
+def cmd_tokenizer(args) -> int:
+    cls = REGISTRY["tokenizer"]
+    out = Path(args.out)
+    raw = {
+        "vocab_size": args.vocab_size,
+        "min_frequency": args.min_frequency,
+        "max_bytes": args.max_bytes,
+        "seed": args.seed,
+        "file": out.name,
+    }
+    params = parse_params(cls.Params, raw, "corpus tokenizer train")
+    values = dataclasses.asdict(params)
+    dataset = Dataset(args.dataset)
+    chash = config_hash(cls.type_name, cls.version, values, "")
+    state = out.parent / f".{out.name}.state"
+    job = stage_job("tokenizer", cls, values, chash, out.parent, state)
+    _run_one(args, job, part_tasks(dataset))
+    shutil.rmtree(state, ignore_errors=True)
+    return 0
+
+
+def cmd_shard(args) -> int:
+    cls = REGISTRY["shard"]
+    raw = {
+        "tokenizer": str(Path(args.tokenizer).resolve()),
+        "shard_tokens": args.shard_tokens,
+        "val_tokens": args.val_tokens,
+        "seed": args.seed,
+        "weights": parse_weights(args.weights) if args.weights else None,
+    }
+    params = parse_params(cls.Params, raw, "corpus shard")
+    load_tokenizer(params.tokenizer)  # a bad tokenizer stops here, in one line
+    out = Path(args.out)
+    values = dataclasses.asdict(params)
+    dataset = Dataset(args.dataset)
+    chash = config_hash(cls.type_name, cls.version, values, "")
+    job = stage_job("shard", cls, values, chash, out, out / "_state")
+    _run_one(args, job, part_tasks(dataset))
+    _log(f"[shard] shards and {MANIFEST} in {out}; see them with: corpus shard inspect {out}")
+    return 0
+
+
+def cmd_shard_inspect(args) -> int:
+    print(inspect_shards(Path(args.dir), sample_tokens=args.sample_tokens))
     return 0
 
 
@@ -485,22 +592,43 @@ COMMANDS = {
     "filter": cmd_filter,
     "dedup": cmd_dedup,
     "classifier": cmd_classifier,
+    "tokenizer": cmd_tokenizer,
+    "shard": cmd_shard,
+    "shard-inspect": cmd_shard_inspect,
     "stages": cmd_stages,
 }
 
 
+def build_inspect_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="corpus shard inspect",
+        description="Show a shard folder: headers, tokens per shard and per source, a sample.",
+    )
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument(
+        "--sample-tokens", type=_non_negative, default=64, help="tokens to decode (default 64)"
+    )
+    p.set_defaults(command="shard-inspect")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["shard", "inspect"]:
+        args = build_inspect_parser().parse_args(argv[2:])
+    else:
+        args = build_parser().parse_args(argv)
+    name = args.command.replace("-", " ")
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
-        print(f"corpus {args.command}: error: {exc}", file=sys.stderr)
+        print(f"corpus {name}: error: {exc}", file=sys.stderr)
         return 2
     except CorpusError as exc:
-        print(f"corpus {args.command}: error: {exc}", file=sys.stderr)
+        print(f"corpus {name}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"corpus {args.command}: interrupted; run it again to resume", file=sys.stderr)
+        print(f"corpus {name}: interrupted; run it again to resume", file=sys.stderr)
         return 130
 
 

@@ -23,7 +23,7 @@ import yaml
 
 from corpus.dataset import MANIFEST_NAME
 from pipelines.params import ConfigError, parse_params
-from pipelines.stages import SinkStage, SourceStage, Stage, stage_class
+from pipelines.stages import SourceStage, Stage, stage_class
 
 TOP_KEYS = ("name", "description", "stages")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -114,6 +114,7 @@ def _stage_spec(path: Path, index: int, raw: object, earlier: list[StageSpec]) -
         raise ConfigError(f"{where}.name: another stage is already called '{name}'")
     input_ref = raw.pop("input", None)
     params = parse_params(cls.Params, raw, where)
+    cls.check_refs(params, {s.name: s.cls.type_name for s in earlier}, where)
     spec = StageSpec(index=index, name=name, cls=cls, params=params)
     if issubclass(cls, SourceStage):
         if input_ref is not None:
@@ -128,7 +129,7 @@ def _stage_spec(path: Path, index: int, raw: object, earlier: list[StageSpec]) -
 
 
 def _resolve_input(spec: StageSpec, ref: object, earlier: list[StageSpec], where: str) -> None:
-    producers = [s for s in earlier if not issubclass(s.cls, SinkStage)]
+    producers = [s for s in earlier if s.cls.produces_documents]
     if ref is None:
         if not producers:
             raise ConfigError(f"{where}: needs an input; put a source stage before it or set input")

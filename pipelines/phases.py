@@ -26,7 +26,6 @@ from corpus.dataset import PartInfo, read_part_file, sha256_file, write_json_ato
 from pipelines.progress import Progress
 
 WORK = "work"  # under the stage's state folder
-OUTPUT_DIRS = ("kept", "rejected", "clusters")  # destinations that are published datasets
 
 
 @dataclass(frozen=True)
@@ -45,9 +44,10 @@ class PhaseTask:
 class PhaseOutput:
     """Where a task writes: files under its phase's folder, or parts of the output datasets."""
 
-    def __init__(self, job, task: PhaseTask):
+    def __init__(self, job, task: PhaseTask, datasets: tuple[str, ...] = ("kept", "rejected")):
         self.job = job
         self.task = task
+        self.datasets = datasets  # destinations that are published datasets
         self.files: list[dict] = []
 
     def phase_dir(self) -> Path:
@@ -63,15 +63,35 @@ class PhaseOutput:
     def write(self, dest: str, table: pa.Table) -> None:
         """Commit `table` for `dest`: a part of an output dataset (skipped when empty) or an
         intermediate file of this phase (written even when empty)."""
-        if dest in OUTPUT_DIRS:
+        if dest in self.datasets:
             directory, stem = self.output_dir(dest), self.task.key
             if table.num_rows == 0:
                 return
         else:
             directory, stem = self.phase_dir(), f"{self.task.key}.{dest}"
         directory.mkdir(parents=True, exist_ok=True)
-        info = write_part(table, directory, stem, scratch=dest not in OUTPUT_DIRS)
+        info = write_part(table, directory, stem, scratch=dest not in self.datasets)
         self.files.append({"dest": dest, "dir": str(directory), **info.to_json()})
+
+    def scratch_path(self, dest: str, suffix: str) -> Path:
+        """Where to write an intermediate file of `dest` that is not a table (raw tokens);
+        commit it with `commit_file` once it is written and renamed into place."""
+        return self.phase_dir() / f"{self.task.key}.{dest}{suffix}"
+
+    def commit_file(self, dest: str, path: Path, **facts) -> None:
+        """Record a file this task wrote completely (renamed into place): its checksum is checked
+        before the task is reused, and `facts` travel with it to the tasks that read it."""
+        path = Path(path)
+        self.files.append(
+            {
+                "dest": dest,
+                "dir": str(path.parent),
+                "name": path.name,
+                "bytes": path.stat().st_size,
+                "sha256": sha256_file(path),
+                **facts,
+            }
+        )
 
 
 def read_files(files: list[dict], columns: list[str] | None = None) -> pa.Table | None:
@@ -87,7 +107,7 @@ def execute_phase_task(job, task: PhaseTask) -> dict:
     """Run one task of a whole-dataset stage and commit its record; returns the record."""
     start = time.perf_counter()
     stage = job.build()
-    out = PhaseOutput(job, task)
+    out = PhaseOutput(job, task, stage.output_datasets)
     out.phase_dir().mkdir(parents=True, exist_ok=True)
     stats = stage.run_task(task.phase, task.payload, out) or {}
     stats["task_s"] = round(time.perf_counter() - start, 6)
@@ -177,7 +197,7 @@ def files_by_dest(records: list[dict]) -> defaultdict[str, list[dict]]:
     groups: defaultdict[str, list[dict]] = defaultdict(list)
     for r in records:
         for f in r["files"]:
-            groups[f["dest"]].append({"dir": f["dir"], "name": f["name"], "sha256": f["sha256"]})
+            groups[f["dest"]].append({k: v for k, v in f.items() if k != "dest"})
     for files in groups.values():
         files.sort(key=lambda f: (f["dir"], f["name"]))
     return groups

@@ -106,10 +106,11 @@ def _run_stages(spec: PipelineSpec, run_dir: Path, executor, log, start: float) 
     outcomes: list[StageOutcome] = []
     for st in spec.stages:
         tasks, upstream = _plan_stage(st, run_dir, hashes)
-        chash = config_hash(st.cls.type_name, st.cls.version, st.params_dict, upstream)
+        params = st.cls.bind(st.params_dict, run_dir)
+        chash = config_hash(st.cls.type_name, st.cls.version, params, upstream)
         hashes[st.name] = chash
         job = stage_job(
-            st.name, st.cls, st.params_dict, chash, run_dir / st.name, run_dir / "_state" / st.name
+            st.name, st.cls, params, chash, run_dir / st.name, run_dir / "_state" / st.name
         )
         outcome = run_stage(job, tasks, executor, progress=Progress(st.name), log=log)
         outcomes.append(outcome)

@@ -331,6 +331,7 @@ def run_global(
         for name in stage.output_datasets
     }
     _unpublish(job, tuple(str(d) for d in dirs.values()))
+    stage.unpublish(Path(job.out_dir))
     driver = PhaseDriver(job, executor, log)
     plan = _plan(job, tasks)
     driver.prepare({"tasks": plan["tasks"], "extra_inputs": extra})
@@ -343,6 +344,8 @@ def run_global(
         _remove_stale(directory, {p.name for p in parts})
         write_manifest(directory, parts)
         outputs += [{"path": str(directory / p.name), "sha256": p.sha256} for p in parts]
+    for path in stage.publish(final, Path(job.out_dir)):
+        outputs.append({"path": str(path), "sha256": sha256_file(path)})
     reused = sum(1 for r in final if r.get("reused"))
     record = {**plan, "extra_inputs": extra, "outputs": outputs, "stats": stats}
     write_json_atomic(Path(job.state_dir) / STAGE_RECORD, record)

@@ -65,6 +65,7 @@ class Stage:
     kind: ClassVar[str]
     type_name: ClassVar[str] = ""
     version: ClassVar[int] = 1  # bump when the same parameters start giving different output
+    produces_documents: ClassVar[bool] = True  # its `kept` dataset can feed the next stage
 
     @dataclass(frozen=True)
     class Params:
@@ -78,6 +79,17 @@ class Stage:
         """Files whose content decides the output besides the input (a model, a word list), so
         that replacing one at the same path redoes the stage."""
         return []
+
+    @classmethod
+    def check_refs(cls, params, earlier: dict[str, str], where: str) -> None:
+        """Check, when a pipeline config is loaded, parameters that name earlier stages
+        (`earlier`: name -> stage type); raise ConfigError naming `where`."""
+
+    @classmethod
+    def bind(cls, params: dict, run_dir: Path) -> dict:
+        """Parameters with references to other stages of a pipeline run resolved (a tokenizer
+        named by its stage) as the stage runs, before its config hash is taken."""
+        return params
 
 
 class SourceStage(Stage):
@@ -124,11 +136,22 @@ class GlobalStage(Stage):
         """Inputs besides the parts (an index of earlier runs), name -> fingerprint."""
         return {}
 
+    def unpublish(self, out_dir: Path) -> None:
+        """Withdraw the files `publish` wrote (a manifest first), before the stage's work
+        changes, so nothing downstream reads a half-updated output."""
+
+    def publish(self, records: list[dict], out_dir: Path) -> list[Path]:
+        """Publish outputs that are files rather than datasets (a tokenizer, token shards) from
+        the records `drive` returned; returns every published file, whose checksums the stage
+        record keeps so that a damaged or replaced one redoes the stage."""
+        return []
+
 
 class SinkStage(Stage):
     """Writes documents out of the dataset format."""
 
     kind = "sink"
+    produces_documents = False
 
     def fragment(self, table: pa.Table, path: Path) -> None:
         """Write one part's share of the output to `path`."""
@@ -252,5 +275,5 @@ def stage_params_doc(cls) -> list[tuple[str, str, object]]:
     return rows
 
 
-# the extract_*, filter and dedup stages register themselves on import
-from pipelines import dedup_stage, extract_stages, filter_stages  # noqa: E402, F401
+# the extract_*, filter, dedup, tokenizer and shard stages register themselves on import
+from pipelines import dedup_stage, extract_stages, filter_stages, token_stages  # noqa: E402, F401
