@@ -2,6 +2,8 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+GPT2   := $(VENV)/share/gpt2.tiktoken
+WHISPER := openai_whisper-20250625
 
 .PHONY: install demo test bench lint clean
 
@@ -23,7 +25,19 @@ demo: install
 test: install
 	$(VENV)/bin/pytest -q
 
-bench: install
+# GPT-2's BPE ranks, for the shard benchmark's tiktoken baseline. tiktoken itself would download
+# them at run time, which nothing here does; openai-whisper's source package on PyPI carries
+# the same file (50,256 ranks), so it is fetched from the registry like any dependency.
+$(GPT2): $(STAMP)
+	mkdir -p $(VENV)/share/download
+	$(PY) -m pip download -q --no-deps --no-binary :all: -d $(VENV)/share/download \
+		openai-whisper==20250625
+	tar -xzf $(VENV)/share/download/$(WHISPER).tar.gz -O \
+		$(WHISPER)/whisper/assets/gpt2.tiktoken > $@.tmp
+	echo "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930  $@.tmp" | sha256sum -c -
+	mv $@.tmp $@
+
+bench: install $(GPT2)
 	$(PY) -m bench
 
 lint: install

@@ -1,9 +1,10 @@
 """`make bench`: run every benchmark and print its ratios."""
 
-from bench import dedup, executors, extract, filters
+from bench import dedup, executors, extract, filters, shards
 
 if __name__ == "__main__":
     executors.main()
     extract.main()
     filters.main()
     dedup.main()
+    shards.main([])

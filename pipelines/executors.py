@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from corpus.errors import CorpusError
 from pipelines.params import ConfigError
 
+ONE_THREAD_ENV = {"RAYON_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+
 
 class LocalExecutor:
     """Tasks in this process, in order: for tests, debugging and small inputs."""
@@ -38,7 +40,13 @@ class RayExecutor:
         self._owns_ray = False
         address = address or os.environ.get("RAY_ADDRESS")
         if not ray.is_initialized():
-            options = {"include_dashboard": False, "logging_level": "WARNING"}
+            options = {
+                "include_dashboard": False,
+                "logging_level": "WARNING",
+                # a task holds one CPU: libraries that start a thread per core (the tokenizers'
+                # Rayon pool) would otherwise oversubscribe the machine by workers x cores
+                "runtime_env": {"env_vars": ONE_THREAD_ENV},
+            }
             try:
                 if address:
                     ray.init(address=address, **options)

@@ -21,6 +21,8 @@ tokens, which bounds the memory of an order task; the number of buckets depends 
 
 from __future__ import annotations
 
+import array
+import functools
 import hashlib
 import json
 import math
@@ -59,6 +61,17 @@ GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 ENCODE_BATCH_BYTES = 4 << 20  # text encoded per call, which bounds a tokenize task's memory
 SHARDS_FORMAT = "corpus.shards/1"
 VAL_BITS = 16  # the val split is chosen in 2**16 bins of the val hash
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_tokenizer(path: str, size: int, mtime_ns: int):
+    return load_tokenizer(path)[0]
+
+
+def _tokenizer(path: str):
+    """The tokenizer at `path`, loaded once per worker process (until the file changes)."""
+    st = os.stat(path)
+    return _cached_tokenizer(path, st.st_size, st.st_mtime_ns)
 
 
 def _stats_of(records: list[dict]) -> list[dict]:
@@ -475,11 +488,10 @@ class Shard(GlobalStage):
         return getattr(self, f"_task_{op}")(payload, out)
 
     def _task_tokenize(self, pl, out) -> dict:
-        tok, _ = load_tokenizer(self.params.tokenizer)
+        tok = _tokenizer(self.params.tokenizer)
         dtype = dtype_for_vocab(tok.get_vocab_size(with_added_tokens=True))
         table = read_part_file(pl["path"], pl["sha256"], ["id", "text", "source"])
         texts = table.column("text").to_pylist()
-        encode = getattr(tok, "encode_batch_fast", tok.encode_batch)
         lengths = np.zeros(len(texts), dtype=np.int64)
         path = out.scratch_path("tokens", ".bin")
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -490,13 +502,12 @@ class Shard(GlobalStage):
                 while end < len(texts) and (end == start or size < ENCODE_BATCH_BYTES):
                     size += len(texts[end])
                     end += 1
-                encodings = encode(texts[start:end])
-                ids = [e.ids for e in encodings]
-                lengths[start:end] = [len(x) for x in ids]
-                flat = np.fromiter(
-                    (t for x in ids for t in x), dtype=dtype, count=int(lengths[start:end].sum())
-                )
-                f.write(flat.tobytes())
+                flat = array.array("I")
+                for i, encoding in enumerate(tok.encode_batch(texts[start:end]), start):
+                    ids = encoding.ids
+                    lengths[i] = len(ids)
+                    flat.extend(ids)
+                f.write(np.frombuffer(flat, dtype=np.uint32).astype(dtype).tobytes())
                 start = end
         os.replace(tmp, path)
         count = int(lengths.sum())

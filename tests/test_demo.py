@@ -1,4 +1,5 @@
-"""`make demo` does something real: the bundled sample through import, filters, dedup, export."""
+"""`make demo` does something real: the bundled sample through import, filters, dedup, export,
+tokenizer training and token shards."""
 
 import json
 import pydoc_data.topics
@@ -24,7 +25,7 @@ def test_demo_runs_end_to_end_and_says_where_the_report_is(tmp_path):
     assert "report: runs/demo/report/report.json" in proc.stderr
     report = json.loads((tmp_path / "runs/demo/report/report.json").read_text())
     names = [s["name"] for s in report["stages"]]
-    assert names == ["import", "filter", "quality", "dedup", "export"]
+    assert names == ["import", "filter", "quality", "dedup", "export", "tokenizer", "shards"]
     quality, dedup = report["stages"][2], report["stages"][3]
 
     exported = tmp_path / "runs/demo/export/documents.jsonl.zst"
@@ -47,3 +48,8 @@ def test_demo_runs_end_to_end_and_says_where_the_report_is(tmp_path):
         reason.startswith(("language_", "gopher_", "c4_", "fineweb_"))
         for reason in quality["rejected"]
     )
+    shards = json.loads((tmp_path / "runs/demo/shards/shards.json").read_text())
+    splits = shards["splits"]
+    assert splits["train"]["docs"] + splits["val"]["docs"] == len(kept)
+    assert splits["val"]["tokens"] > 0 and splits["train"]["shards"] >= 1
+    assert shards["tokenizer"]["vocab_size"] <= 4096
