@@ -36,7 +36,7 @@ from filters.dedup.keys import text_key, url_key
 from filters.dedup.lsh import band_keys, bytes_key, mix64, optimal_bands
 from filters.dedup.minhash import EMPTY, signatures
 from pipelines.dedup_index import DROPPED_SCORE, KEPT_SCORE, DedupIndex, segment_id
-from pipelines.phases import PhaseTask, files_by_dest, read_files
+from pipelines.phases import files_by_dest, read_files
 from pipelines.stages import GlobalStage, register
 
 ORD_SHIFT = 32
@@ -201,13 +201,7 @@ class Dedup(GlobalStage):
             for o, part in zip(new_ords, parts, strict=True)
         ]
 
-        def run(phase, payloads, keys=None, show=False):
-            keys = keys or [f"{i:06d}" for i in range(len(payloads))]
-            return driver.run(
-                phase,
-                [PhaseTask(phase, k, pl) for k, pl in zip(keys, payloads, strict=True)],
-                show=show,
-            )
+        run = driver.run_payloads
 
         def indexed(part, kind):
             f = part.get(kind)

@@ -171,6 +171,14 @@ class PhaseDriver:
         self.times[phase] = time.perf_counter() - started
         return [records[k] for k in sorted(records)]
 
+    def run_payloads(
+        self, phase: str, payloads: list[dict], keys: list[str] | None = None, show: bool = False
+    ) -> list[dict]:
+        """`run` for one task per payload, keyed by `keys` (default: 000000, 000001, ...)."""
+        keys = keys or [f"{i:06d}" for i in range(len(payloads))]
+        tasks = [PhaseTask(phase, k, pl) for k, pl in zip(keys, payloads, strict=True)]
+        return self.run(phase, tasks, show=show)
+
     def _load(self, task: PhaseTask) -> dict | None:
         try:
             record = json.loads((self.work / task.phase / f"{task.key}.json").read_text())

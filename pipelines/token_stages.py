@@ -52,7 +52,7 @@ from corpus.tokenizer import (
 )
 from filters.dedup.lsh import mix64
 from pipelines.params import ConfigError
-from pipelines.phases import PhaseTask, files_by_dest, read_files
+from pipelines.phases import files_by_dest, read_files
 from pipelines.stages import GlobalStage, register
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -109,19 +109,15 @@ class TrainTokenizer(GlobalStage):
     def drive(self, driver, tasks) -> tuple[list[dict], dict]:
         p = self.params
         parts = [[t.input_path, t.fingerprint] for t in tasks]
-        measured = driver.run(
-            "measure",
-            [
-                PhaseTask("measure", t.key, {"part": part})
-                for t, part in zip(tasks, parts, strict=True)
-            ],
+        measured = driver.run_payloads(
+            "measure", [{"part": part} for part in parts], keys=[t.key for t in tasks]
         )
         per_bin = np.zeros(1 << SAMPLE_BITS, dtype=np.int64)
         for f in files_by_dest(measured)["bins"]:
             per_bin += read_files([f]).column("bytes").to_numpy()
         last_bin = last_bin_within(per_bin, p.max_bytes)
         payload = {"parts": parts, "last_bin": last_bin}
-        records = driver.run("train", [PhaseTask("train", "000000", payload)], show=True)
+        records = driver.run_payloads("train", [payload], show=True)
         stats = dict(records[0]["stats"])
         stats["bytes_in"] = stats["bytes_out"] = int(per_bin.sum())
         stats["counters"]["budget_reached"] = int(last_bin < len(per_bin) - 1)
@@ -268,13 +264,7 @@ class Shard(GlobalStage):
         facts = tokenizer_facts(p.tokenizer)
         dtype = dtype_for_vocab(facts["vocab_size"])
 
-        def run(phase, payloads, keys=None, show=False):
-            keys = keys or [f"{i:06d}" for i in range(len(payloads))]
-            return driver.run(
-                phase,
-                [PhaseTask(phase, k, pl) for k, pl in zip(keys, payloads, strict=True)],
-                show=show,
-            )
+        run = driver.run_payloads
 
         parts = [
             {"path": t.input_path, "sha256": t.fingerprint, "ord": i} for i, t in enumerate(tasks)

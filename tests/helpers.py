@@ -90,3 +90,22 @@ def write_dataset(path: Path, rows: list[dict], part_rows: int = 100) -> Path:
     ]
     write_manifest(path, parts)
     return path
+
+
+def kill_when(args: list, watch: Path, records: int, timeout_s: float = 60) -> int:
+    """Run the `corpus` CLI with `args` and kill -9 it (its whole process group) as soon as the
+    folder `watch` holds `records` commit records (*.json); returns its exit status (negative
+    SIGKILL when the kill landed, 0 when it finished first)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [*CORPUS, *map(str, args)], cwd=ROOT, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(list(watch.glob("*.json"))) >= records:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.002)
+    return proc.wait()

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
 import random
 import signal
-import subprocess
-import time
 
 import numpy as np
 import pytest
@@ -24,7 +21,13 @@ from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.pipeline import stage_job
 from pipelines.runner import config_hash, part_tasks, run_stage
 from pipelines.stages import REGISTRY
-from tests.helpers import CORPUS, ROOT, SHARED_DATA, run_corpus, snapshot, write_dataset
+from tests.helpers import (
+    SHARED_DATA,
+    kill_when,
+    run_corpus,
+    snapshot,
+    write_dataset,
+)
 
 Dedup = REGISTRY["dedup"]
 
@@ -430,16 +433,8 @@ def test_killed_dedup_resumes_to_the_uninterrupted_result(tmp_path):
     work = out / "_state" / "work"
     kills = 0
     for phase, records in (("keys", 4), ("candidates", 1), ("verify2", 1), ("final", 3)):
-        proc = subprocess.Popen([*CORPUS, *map(str, args), "--out", str(out)], cwd=ROOT,
-                                stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            if len(list((work / phase).glob("*.json"))) >= records:
-                os.killpg(proc.pid, signal.SIGKILL)
-                break
-            time.sleep(0.002)
-        proc.wait()
-        if proc.returncode == -signal.SIGKILL and not (out / "_state" / "_stage.json").exists():
+        status = kill_when([*args, "--out", out], work / phase, records)
+        if status == -signal.SIGKILL and not (out / "_state" / "_stage.json").exists():
             kills += 1
     res = run_corpus(*args, "--out", out)
     assert res.returncode == 0, res.stderr

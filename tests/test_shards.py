@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import gzip
 import json
+import signal
 import struct
 from collections import Counter
 from pathlib import Path
@@ -32,7 +33,7 @@ from pipelines.params import parse_params
 from pipelines.pipeline import stage_job
 from pipelines.runner import config_hash, part_tasks, run_stage
 from pipelines.stages import REGISTRY
-from tests.helpers import SHARED_DATA, run_corpus, write_dataset
+from tests.helpers import SHARED_DATA, kill_when, run_corpus, write_dataset
 
 Shard = REGISTRY["shard"]
 TrainTokenizer = REGISTRY["tokenizer"]
@@ -634,3 +635,30 @@ stages:
     assert "stages[1].tokenizer: 'tokenizer' is neither an earlier tokenizer stage nor a file" in (
         r.stderr
     )
+
+
+def test_killed_shard_run_resumes_to_the_uninterrupted_result(tmp_path, mixed, trained):
+    root, rows = mixed
+    _, tok_path = trained
+    write_dataset(tmp_path / "in", rows, part_rows=8)  # many parts: many commits to land among
+    args = ["shard", tmp_path / "in", "--tokenizer", tok_path, "--shard-tokens", "5000",
+            "--val-tokens", "3000", "--executor", "local"]  # fmt: skip
+    assert run_corpus(*args, "--out", tmp_path / "whole").returncode == 0
+    out = tmp_path / "killed"
+    work = out / "_state" / "work"
+    kills = 0
+    for phase, records in (
+        ("tokenize", 5),
+        ("tokenize", 20),
+        ("write_train", 3),
+        ("write_train", 30),
+    ):
+        status = kill_when([*args, "--out", out], work / phase, records)
+        if status == -signal.SIGKILL and not (out / "shards.json").exists():
+            kills += 1  # killed before the shards were published
+    res = run_corpus(*args, "--out", out)
+    assert res.returncode == 0, res.stderr
+    print(f"\nshard killed {kills} times, then resumed")
+    assert kills >= 2
+    assert shard_bytes(out) == shard_bytes(tmp_path / "whole")
+    assert not [p for p in out.iterdir() if ".tmp-" in p.name]
