@@ -42,6 +42,7 @@ from pipelines.runner import config_hash, part_tasks, run_stage, source_tasks
 from pipelines.shard_inspect import inspect_shards
 from pipelines.stages import REGISTRY, ExportJsonl, ImportJsonl, stage_params_doc
 from pipelines.token_stages import ShardParams, TokenizerParams, parse_weights
+from trainer.args import add_arguments as add_train_arguments
 
 EXTRACT_KINDS = ("web", "article", "book", "forum", "social")
 
@@ -279,6 +280,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", metavar="DATASET")
     p.add_argument("--out", required=True, metavar="FILE")
     _executor_options(p)
+
+    p = sub.add_parser("train", help="train the bundled GPT on token shards (PyTorch)")
+    add_train_arguments(p)
+
+    p = sub.add_parser("sample", help="continue a prompt with a trained checkpoint")
+    p.add_argument("--checkpoint", required=True, metavar="PATH", help="ckpt_*.pt or its folder")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--max-new-tokens", type=_positive, default=100)
+    p.add_argument("--temperature", type=float, default=0.8, help="0: greedy")
+    p.add_argument("--top-k", type=_positive, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tokenizer", metavar="FILE.json", help="when the shards name none (llm.c)")
+
+    p = sub.add_parser("export-hf", help="write a checkpoint as a Hugging Face GPT-2 folder")
+    p.add_argument("--checkpoint", required=True, metavar="PATH", help="ckpt_*.pt or its folder")
+    p.add_argument("--out", required=True, metavar="DIR")
 
     sub.add_parser("stages", help="list the stage types a pipeline config can use")
     return parser
@@ -554,6 +571,38 @@ def _run_one(args, job, tasks) -> None:
     _log(summary_line(outcome))
 
 
+def cmd_train(args) -> int:
+    from trainer.train import train
+
+    train(args)
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from trainer.sample import sample
+
+    print(
+        sample(
+            args.checkpoint,
+            args.prompt,
+            args.max_new_tokens,
+            args.temperature,
+            args.top_k,
+            args.seed,
+            args.tokenizer,
+        )
+    )
+    return 0
+
+
+def cmd_export_hf(args) -> int:
+    from trainer.export_hf import export_hf
+
+    out = export_hf(args.checkpoint, args.out)
+    _log(f"[export-hf] GPT-2 folder in {out}; load it with GPT2LMHeadModel.from_pretrained")
+    return 0
+
+
 def cmd_stages(args) -> int:
     for name in sorted(REGISTRY):
         cls = REGISTRY[name]
@@ -595,6 +644,9 @@ COMMANDS = {
     "tokenizer": cmd_tokenizer,
     "shard": cmd_shard,
     "shard-inspect": cmd_shard_inspect,
+    "train": cmd_train,
+    "sample": cmd_sample,
+    "export-hf": cmd_export_hf,
     "stages": cmd_stages,
 }
 

@@ -1,0 +1,113 @@
+"""The trainer's settings: one dataclass read from YAML (configs/trainer/*.yaml), checked on load.
+
+Unknown keys and wrong types stop at once with one line naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from corpus.errors import CorpusError
+from trainer.model import GPTConfig
+
+
+class TrainConfigError(CorpusError):
+    pass
+
+
+@dataclass
+class TrainConfig:
+    model: GPTConfig = field(default_factory=GPTConfig)
+    batch_size: int = 8  # sequences per micro-batch per rank
+    seq_len: int = 1024
+    total_batch_tokens: int = 524_288  # tokens per optimizer step, over all ranks and micro-batches
+    max_steps: int = 1000
+    lr: float = 6e-4
+    min_lr_ratio: float = 0.1  # cosine decay ends at lr * this
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0  # 0: off
+    eval_interval: int = 250  # steps between val losses (and at the last step); 0: never
+    eval_tokens: int = 1_048_576  # val tokens per evaluation, the same ones each time
+    log_interval: int = 1
+    checkpoint_interval: int = 1000  # steps between checkpoints (and at the end); 0: end only
+    seed: int = 1337
+    compile: bool = True  # torch.compile, on CUDA only
+    shuffle_seed: int = 0  # of the shard order after the first epoch
+
+    def check(self) -> None:
+        m = self.model
+        positive = {
+            "batch_size": self.batch_size,
+            "seq_len": self.seq_len,
+            "total_batch_tokens": self.total_batch_tokens,
+            "max_steps": self.max_steps,
+            "log_interval": self.log_interval,
+            "model.n_layer": m.n_layer,
+            "model.n_head": m.n_head,
+            "model.n_embd": m.n_embd,
+            "model.vocab_size": m.vocab_size,
+            "model.block_size": m.block_size,
+        }
+        for name, value in positive.items():
+            if value < 1:
+                raise TrainConfigError(f"{name} must be at least 1, got {value}")
+        if m.n_embd % m.n_head:
+            raise TrainConfigError(f"model.n_embd ({m.n_embd}) must be a multiple of n_head")
+        if self.seq_len > m.block_size:
+            raise TrainConfigError(
+                f"seq_len {self.seq_len} exceeds model.block_size {m.block_size}"
+            )
+        if not 0.0 <= self.min_lr_ratio <= 1.0 or self.lr <= 0:
+            raise TrainConfigError("lr must be positive and min_lr_ratio in [0, 1]")
+        if (
+            min(self.warmup_steps, self.eval_interval, self.eval_tokens, self.checkpoint_interval)
+            < 0
+        ):
+            raise TrainConfigError("intervals, warmup_steps and eval_tokens must be at least 0")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict, where: str = "config") -> TrainConfig:
+        raw = dict(raw)
+        model = _build(GPTConfig, raw.pop("model", {}) or {}, f"{where}: model")
+        config = _build(cls, raw, where, model=model)
+        config.check()
+        return config
+
+
+def _build(cls, raw, where: str, **given):
+    if not isinstance(raw, dict):
+        raise TrainConfigError(f"{where} must be a mapping")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = dict(given)
+    for key, value in raw.items():
+        if key not in fields or key in given:
+            known = ", ".join(k for k in fields if k not in given)
+            raise TrainConfigError(f"{where}: unknown key '{key}' (known keys: {known})")
+        kind = type(fields[key].default)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not kind:
+            raise TrainConfigError(f"{where}.{key} must be {kind.__name__}, got {value!r}")
+        values[key] = value
+    return cls(**values)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise TrainConfigError(f"no such trainer config: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise TrainConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    return TrainConfig.from_dict(raw, str(path))
