@@ -5,7 +5,6 @@ byte-identical output whatever the executor, resume, the commands and the pipeli
 from __future__ import annotations
 
 import csv
-import dataclasses
 import functools
 import gzip
 import json
@@ -30,10 +29,15 @@ from corpus.tokenizer import (
 )
 from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.params import parse_params
-from pipelines.pipeline import stage_job
-from pipelines.runner import config_hash, part_tasks, run_stage
 from pipelines.stages import REGISTRY
-from tests.helpers import SHARED_DATA, kill_when, run_corpus, write_dataset
+from tests.helpers import (
+    SHARED_DATA,
+    kill_when,
+    run_corpus,
+    run_shards,
+    run_tokenizer,
+    write_dataset,
+)
 
 Shard = REGISTRY["shard"]
 TrainTokenizer = REGISTRY["tokenizer"]
@@ -129,21 +133,6 @@ def trained(tmp_path_factory):
     out = root / "tokenizer"
     run_tokenizer(root / "docs", out, vocab_size=8000)
     return root / "docs", out / "tokenizer.json"
-
-
-def run_tokenizer(dataset: Path, out: Path, executor=None, **params):
-    values = dataclasses.asdict(TrainTokenizer.Params(**params))
-    chash = config_hash("tokenizer", TrainTokenizer.version, values, "")
-    job = stage_job("tokenizer", TrainTokenizer, values, chash, out, out / "_state")
-    return run_stage(job, part_tasks(Dataset(dataset)), executor or LocalExecutor(), log=print)
-
-
-def run_shards(dataset: Path, out: Path, tokenizer: Path, executor=None, **params):
-    values = dataclasses.asdict(Shard.Params(tokenizer=str(tokenizer), **params))
-    chash = config_hash("shard", Shard.version, values, "")
-    job = stage_job("shard", Shard, values, chash, out, out / "_state")
-    outcome = run_stage(job, part_tasks(Dataset(dataset)), executor or LocalExecutor(), log=print)
-    return outcome, json.loads((out / "shards.json").read_text())
 
 
 def listed_ids(directory: Path, split: str) -> list[str]:

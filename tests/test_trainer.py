@@ -1,0 +1,281 @@
+"""The trainer on the CPU: the loss falls on real book shards, one batch overfits, a resumed run
+equals an uninterrupted one bit for bit, torchrun on gloo matches one process, checkpoints load
+with weights_only, the Hugging Face export gives the same logits, llm.c's shards load as they are,
+and bad input is one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from corpus.shards import write_shard
+from pipelines.params import parse_params
+from pipelines.stages import REGISTRY
+from tests.helpers import ROOT, SHARED_DATA, run_corpus, run_shards, run_tokenizer, write_dataset
+from trainer.config import TrainConfig, load_config
+from trainer.data import ShardLoader, find_shards
+from trainer.model import GPT, GPTConfig
+
+TINY = ROOT / "configs" / "trainer" / "tiny.yaml"
+ENV = {"OMP_NUM_THREADS": "1"}  # the same kernels in every process, so runs compare exactly
+
+
+@pytest.fixture(scope="module")
+def book_shards(tmp_path_factory):
+    """Shards of the Gutenberg books in ../shared/data, with our own tokenizer."""
+    root = tmp_path_factory.mktemp("books")
+    cls = REGISTRY["extract_book"]
+    rows = []
+    for path in sorted((SHARED_DATA / "books").glob("*.txt.gz")):
+        stage = cls(parse_params(cls.Params, {"paths": [str(path)]}, "test"))
+        stage.scratch_dir = root
+        for result in stage.read(path):
+            rows += result.kept.select(["id", "text", "source"]).to_pylist()
+    # books cut into chapters of ~4,000 characters, so the val split can hold some of them
+    docs = [
+        {"id": f"{r['id']}-{i}", "text": r["text"][i : i + 4000], "source": "book"}
+        for r in rows
+        for i in range(0, len(r["text"]), 4000)
+    ]
+    write_dataset(root / "docs", docs, part_rows=200)
+    run_tokenizer(root / "docs", root / "tok", vocab_size=2048)
+    run_shards(
+        root / "docs", root / "shards", root / "tok" / "tokenizer.json",
+        shard_tokens=200_000, val_tokens=40_000,
+    )  # fmt: skip
+    return root / "shards"
+
+
+def write_config(path: Path, **overrides) -> Path:
+    import yaml
+
+    doc = yaml.safe_load(TINY.read_text())
+    model = overrides.pop("model", {})
+    doc["model"].update(model)
+    doc.update(overrides)
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def metrics(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def train(*args, env=None):
+    r = run_corpus("train", *args, env={**ENV, **(env or {})}, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_loss_falls_on_real_book_shards(tmp_path, book_shards):
+    out = tmp_path / "run"
+    r = train("--shards", book_shards, "--config", TINY, "--max-steps", "80", "--out", out)
+    rows = metrics(out)
+    assert "training" in r.stderr and "tok/s" in r.stderr
+    first, last = rows[0], rows[-1]
+    assert first["step"] == 0 and last["step"] == 79
+    assert first["loss"] > 7.0  # about ln(2048) = 7.6 at the start
+    assert last["loss"] < first["loss"] - 1.5
+    vals = [r for r in rows if "val_loss" in r]
+    assert vals[0]["step"] == 0 and vals[-1]["step"] == 79
+    assert vals[-1]["val_loss"] < vals[0]["val_loss"] - 1.2
+    assert all(r["tokens_per_s"] > 0 and r["lr"] > 0 for r in rows)
+    assert "mfu" not in last  # no peak FLOP/s for a CPU
+    state = torch.load(out / "ckpt_000080.pt", weights_only=True)
+    assert state["step"] == 80 and state["tokenizer"]["vocab_size"] == 2048
+    assert state["model"]["transformer.wte.weight"].shape[0] == 2048  # padded to 64: already
+
+
+def test_one_batch_is_overfit_to_near_zero(book_shards):
+    torch.manual_seed(0)
+    files = find_shards(book_shards, "train")
+    x, y = ShardLoader(files, 4, 64).next_batch()
+    model = GPT(GPTConfig(block_size=64, vocab_size=2048, n_layer=2, n_head=2, n_embd=64))
+    opt = model.optimizer(3e-3, 0.0, (0.9, 0.95), fused=False)
+    for _ in range(300):
+        _, loss = model(x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05
+
+
+def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path, book_shards):
+    config = write_config(tmp_path / "c.yaml", max_steps=12, eval_interval=5, log_interval=1,
+                          checkpoint_interval=4, model={"dropout": 0.1})  # fmt: skip
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    base = ["--shards", book_shards, "--config", config]
+    train(*base, "--out", straight)
+    train(*base, "--out", resumed, "--stop-after", "5")
+    assert sorted(p.name for p in resumed.glob("ckpt_*.pt")) == ["ckpt_000004.pt", "ckpt_000005.pt"]
+    r = train(*base, "--out", resumed, "--resume")
+    assert "resumed from" in r.stderr and "step 5" in r.stderr
+    a = torch.load(straight / "ckpt_000012.pt", weights_only=True)
+    b = torch.load(resumed / "ckpt_000012.pt", weights_only=True)
+    for key, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][key]), key
+    for sa, sb in zip(
+        a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True
+    ):
+        assert torch.equal(sa["exp_avg"], sb["exp_avg"])
+    assert a["loader"] == b["loader"]
+
+    def timeless(rows):
+        return [{k: v for k, v in r.items() if k != "tokens_per_s"} for r in rows]
+
+    assert timeless(metrics(straight)) == timeless(metrics(resumed))
+
+
+def test_torchrun_two_processes_on_gloo_match_one_process(tmp_path, book_shards):
+    # the same global batch: one process accumulates two micro-batches, two ranks one each
+    config = write_config(tmp_path / "c.yaml", max_steps=6, eval_interval=3, log_interval=1,
+                          checkpoint_interval=0)  # fmt: skip
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    base = ["--shards", str(book_shards), "--config", str(config)]
+    train(*base, "--out", single)
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "--master_port", "29517", "-m", "trainer.train", *base, "--out", str(ddp)],
+        cwd=ROOT, env={**os.environ, **ENV}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "x 2:" in r.stderr and "(1 micro-batches)" in r.stderr
+    one, two = metrics(single), metrics(ddp)
+    assert [m["step"] for m in one] == [m["step"] for m in two] == list(range(6))
+    for m1, m2 in zip(one, two, strict=True):
+        assert m2["loss"] == pytest.approx(m1["loss"], abs=2e-4)
+        if "val_loss" in m1:
+            assert m2["val_loss"] == pytest.approx(m1["val_loss"], abs=2e-4)
+    a = torch.load(single / "ckpt_000006.pt", weights_only=True)["model"]
+    b = torch.load(ddp / "ckpt_000006.pt", weights_only=True)["model"]
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-4
+
+
+def test_export_hf_gives_the_same_logits(tmp_path, book_shards):
+    from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    out = tmp_path / "run"
+    train("--shards", book_shards, "--config", TINY, "--max-steps", "5", "--out", out)
+    r = run_corpus("export-hf", "--checkpoint", out, "--out", tmp_path / "hf")
+    assert r.returncode == 0, r.stderr
+    hf = GPT2LMHeadModel.from_pretrained(tmp_path / "hf").eval()
+    state = torch.load(out / "ckpt_000005.pt", weights_only=True)
+    ours = GPT(GPTConfig(**state["model_config"]))
+    ours.load_state_dict(state["model"])
+    ours.eval()
+    ids = torch.randint(0, 2048, (2, 100), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        theirs = hf(ids).logits
+        mine = ours(ids)[0][..., :2048]
+    assert (theirs - mine).abs().max().item() < 1e-4
+    tok = PreTrainedTokenizerFast.from_pretrained(tmp_path / "hf")
+    assert tok.decode(tok.encode("The compleat angler")) == "The compleat angler"
+
+
+def test_sample_prints_a_continuation(tmp_path, book_shards):
+    out = tmp_path / "run"
+    train("--shards", book_shards, "--config", TINY, "--max-steps", "5", "--out", out)
+    r = run_corpus("sample", "--checkpoint", out, "--prompt", "The fish", "--max-new-tokens", "20")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("The fish") and len(r.stdout) > len("The fish") + 5
+    again = run_corpus(
+        "sample", "--checkpoint", out, "--prompt", "The fish", "--max-new-tokens", "20"
+    )
+    assert again.stdout == r.stdout  # seeded
+
+
+def test_llmc_fineweb_shards_load_as_they_are(tmp_path):
+    # written as llm.c's dev/data/data_common.py writes them: int32 header, then uint16 tokens
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "edu_fineweb10B"
+    folder.mkdir()
+    for name, n in (("fineweb_val_000000.bin", 20_000), ("fineweb_train_000001.bin", 60_000)):
+        header = np.zeros(256, dtype=np.int32)
+        header[0], header[1], header[2] = 20240520, 1, n
+        tokens = rng.integers(0, 50256, size=n).astype(np.uint16)
+        tokens[::500] = 50256  # <|endoftext|> before each document, GPT-2's id
+        with open(folder / name, "wb") as f:
+            f.write(header.tobytes())
+            f.write(tokens.tobytes())
+    out = tmp_path / "run"
+    config = write_config(tmp_path / "c.yaml", log_interval=1, eval_tokens=2048)
+    train("--shards", folder, "--config", config, "--max-steps", "3", "--out", out)
+    rows = metrics(out)
+    assert [r["step"] for r in rows] == [0, 1, 2] and "val_loss" in rows[0]
+    state = torch.load(out / "ckpt_000003.pt", weights_only=True)
+    assert state["model_config"]["vocab_size"] == 50257
+    assert state["model"]["transformer.wte.weight"].shape[0] == 50304  # padded to 64
+
+
+def test_ranks_read_disjoint_windows_that_cover_the_stream(tmp_path):
+    tokens = np.arange(10_000, dtype=np.uint16)
+    write_shard(tmp_path / "a_train_0.bin", tokens[:4_000])
+    write_shard(tmp_path / "a_train_1.bin", tokens[4_000:])
+    files = find_shards(tmp_path, "train")
+    one = ShardLoader(files, batch_size=4, seq_len=16)
+    ranks = [ShardLoader(files, 2, 16, rank=r, world_size=2) for r in range(2)]
+    for _ in range(400):  # several epochs, across the shard boundary
+        x, y = one.next_batch()
+        parts = [loader.next_batch() for loader in ranks]
+        assert torch.equal(torch.cat([p[0] for p in parts]), x)
+        assert torch.equal(torch.cat([p[1] for p in parts]), y)
+        assert torch.equal(x[:, 1:], y[:, :-1])
+    assert one.epoch > 1
+    # the state restores the stream exactly
+    state = one.state_dict()
+    nxt = one.next_batch()
+    other = ShardLoader(files, batch_size=4, seq_len=16)
+    other.load_state_dict(state)
+    assert torch.equal(other.next_batch()[0], nxt[0])
+
+
+@pytest.mark.parametrize(
+    "setup, words",
+    [
+        ("bad_magic", "bad magic"),
+        ("truncated", "truncated"),
+        ("no_shards", "no shard files"),
+        ("bad_config", "unknown key 'n_layers'"),
+        ("bad_batch", "not a multiple"),
+        ("no_checkpoint", "no checkpoint"),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path, setup, words):
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    write_shard(folder / "x_train_0.bin", np.arange(5000, dtype=np.uint16))
+    config = write_config(tmp_path / "c.yaml", max_steps=2)
+    args = ["--shards", folder, "--config", config, "--out", tmp_path / "out"]
+    if setup == "bad_magic":
+        data = bytearray((folder / "x_train_0.bin").read_bytes())
+        data[0] ^= 1
+        (folder / "x_train_0.bin").write_bytes(bytes(data))
+    elif setup == "truncated":
+        data = (folder / "x_train_0.bin").read_bytes()
+        (folder / "x_train_0.bin").write_bytes(data[:-10])
+    elif setup == "no_shards":
+        (folder / "x_train_0.bin").unlink()
+    elif setup == "bad_config":
+        config.write_text(config.read_text().replace("n_layer:", "n_layers:"))
+    elif setup == "bad_batch":
+        write_config(config, total_batch_tokens=1000)
+    elif setup == "no_checkpoint":
+        args.append("--resume")
+    r = run_corpus("train", *args, env=ENV)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], r.stderr
+
+
+def test_bundled_configs_load_and_gpt2_has_124m_parameters():
+    assert isinstance(load_config(TINY), TrainConfig)
+    big = load_config(ROOT / "configs" / "trainer" / "gpt2-124m.yaml")
+    model = GPT(big.model)
+    assert 123e6 < model.num_params() + model.transformer.wpe.weight.numel() < 125e6 + 3e6
