@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark and print its ratios."""
 
-from bench import dedup, executors, extract, filters, shards
+from bench import dedup, executors, extract, filters, shards, trainer
 
 if __name__ == "__main__":
     executors.main()
@@ -8,3 +8,4 @@ if __name__ == "__main__":
     filters.main()
     dedup.main()
     shards.main([])
+    trainer.main([])

@@ -23,3 +23,18 @@ def time_stage(cls, params, tasks, executor, out: Path, keep: bool = False) -> f
     if not keep:
         shutil.rmtree(out)
     return elapsed
+
+
+def run_named_stage(name: str, dataset: Path, out: Path, params: dict, executor=None):
+    """Run the registered stage `name` with `params` over the dataset folder `dataset` into
+    `out` (its state in `out/_state`); returns its outcome."""
+    from corpus.dataset import Dataset
+    from pipelines.executors import LocalExecutor
+    from pipelines.runner import part_tasks
+    from pipelines.stages import REGISTRY
+
+    cls = REGISTRY[name]
+    values = asdict(cls.Params(**params))
+    chash = config_hash(name, cls.version, values, "")
+    job = stage_job(name, cls, values, chash, out, out / "_state")
+    return run_stage(job, part_tasks(Dataset(dataset)), executor or LocalExecutor(), log=print)

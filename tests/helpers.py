@@ -113,28 +113,17 @@ def kill_when(args: list, watch: Path, records: int, timeout_s: float = 60) -> i
 
 def run_tokenizer(dataset: Path, out: Path, executor=None, **params):
     """Run the `tokenizer` stage over `dataset` into `out`; returns its outcome."""
-    return _run_global("tokenizer", dataset, out, executor, params)
+    from bench.common import run_named_stage
+
+    return run_named_stage("tokenizer", dataset, out, params, executor)
 
 
 def run_shards(dataset: Path, out: Path, tokenizer: Path, executor=None, **params):
     """Run the `shard` stage over `dataset` into `out`; returns (outcome, shards.json)."""
     import json
 
-    outcome = _run_global("shard", dataset, out, executor, {"tokenizer": str(tokenizer), **params})
+    from bench.common import run_named_stage
+
+    params = {"tokenizer": str(tokenizer), **params}
+    outcome = run_named_stage("shard", dataset, out, params, executor)
     return outcome, json.loads((out / "shards.json").read_text())
-
-
-def _run_global(name: str, dataset: Path, out: Path, executor, params: dict):
-    import dataclasses
-
-    from corpus.dataset import Dataset
-    from pipelines.executors import LocalExecutor
-    from pipelines.pipeline import stage_job
-    from pipelines.runner import config_hash, part_tasks, run_stage
-    from pipelines.stages import REGISTRY
-
-    cls = REGISTRY[name]
-    values = dataclasses.asdict(cls.Params(**params))
-    chash = config_hash(name, cls.version, values, "")
-    job = stage_job(name, cls, values, chash, out, out / "_state")
-    return run_stage(job, part_tasks(Dataset(dataset)), executor or LocalExecutor(), log=print)
