@@ -245,6 +245,7 @@ def test_ranks_read_disjoint_windows_that_cover_the_stream(tmp_path):
         ("bad_config", "unknown key 'n_layers'"),
         ("bad_batch", "not a multiple"),
         ("no_checkpoint", "no checkpoint"),
+        ("small_vocab", "outside the model's vocabulary of 1000"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, setup, words):
@@ -268,9 +269,11 @@ def test_bad_input_is_one_line(tmp_path, setup, words):
         write_config(config, total_batch_tokens=1000)
     elif setup == "no_checkpoint":
         args.append("--resume")
+    elif setup == "small_vocab":
+        write_config(config, max_steps=2, model={"vocab_size": 1000})
     r = run_corpus("train", *args, env=ENV)
     assert r.returncode == 1
-    lines = r.stderr.strip().splitlines()
+    lines = [line for line in r.stderr.strip().splitlines() if not line.startswith("training ")]
     assert len(lines) == 1 and words in lines[0], r.stderr
 
 

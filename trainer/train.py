@@ -220,7 +220,7 @@ class Trainer:
         self.model.eval()
         total = torch.zeros((), device=self.device)
         for _ in range(steps):
-            x, y = (t.to(self.device) for t in loader.next_batch())
+            x, y = self._batch(loader)
             with self.autocast:
                 _, loss = self.model(x, y)
             total += loss.float()
@@ -230,6 +230,16 @@ class Trainer:
             dist.all_reduce(total, op=dist.ReduceOp.AVG)
         return total.item()
 
+    def _batch(self, loader: ShardLoader) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = loader.next_batch()
+        top = int(y.max())
+        if top >= self.cfg.model.vocab_size:
+            raise CorpusError(
+                f"the shards hold token id {top}, outside the model's vocabulary of "
+                f"{self.cfg.model.vocab_size}; set model.vocab_size for shards without shards.json"
+            )
+        return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
     def train_step(self) -> tuple[float, float]:
         """One optimizer step over `accum` micro-batches; the mean loss and the gradient norm."""
         cfg = self.cfg
@@ -238,7 +248,7 @@ class Trainer:
             group["lr"] = lr
         loss_sum = torch.zeros((), device=self.device)
         for micro in range(self.accum):
-            x, y = (t.to(self.device, non_blocking=True) for t in self.train_loader.next_batch())
+            x, y = self._batch(self.train_loader)
             sync = micro == self.accum - 1
             context = self.model.no_sync() if self.ddp and not sync else nullcontext()
             with context:
