@@ -273,7 +273,9 @@ class Shard(GlobalStage):
         by_source: dict[str, dict] = {}
         for s in _stats_of(tokenized):
             for source, c in s["sources"].items():
-                total = by_source.setdefault(source, {"docs": 0, "bytes": 0, "tokens": 0})
+                total = by_source.setdefault(
+                    source, {"docs": 0, "bytes": 0, "words": 0, "tokens": 0}
+                )
                 for k in total:
                     total[k] += c[k]
         eligible = sum(c["tokens"] for s, c in by_source.items() if p.weight(s) > 0)
@@ -405,7 +407,17 @@ class Shard(GlobalStage):
                 "weight": p.weight(src),
                 "docs_in": c["docs"],
                 "bytes_in": c["bytes"],
+                "words_in": c["words"],
                 "tokens_in": c["tokens"],
+                # tokens per whitespace-separated word, <|endoftext|> not counted
+                "fertility": round((c["tokens"] - c["docs"]) / c["words"], 4)
+                if c["words"]
+                else None,
+                "bytes_per_token": (
+                    round(c["bytes"] / (c["tokens"] - c["docs"]), 4)
+                    if c["tokens"] > c["docs"]
+                    else None
+                ),
                 **per_source[src],
                 "target_share": round(weighted[src] / weighted_total, 6),
                 "realised_share": round(per_source[src]["train_tokens"] / train_total, 6),
@@ -531,12 +543,13 @@ class Shard(GlobalStage):
         out.write("valhist", pa.table(hist) if hist else pa.table({"_": pa.array([], pa.int64())}))
         per_source: dict[str, dict] = {}
         byte_lengths = [len(t.encode("utf-8")) for t in texts]
-        for source, n_tok, n_bytes in zip(
-            sources.to_pylist(), lengths.tolist(), byte_lengths, strict=True
+        for source, n_tok, n_bytes, text in zip(
+            sources.to_pylist(), lengths.tolist(), byte_lengths, texts, strict=True
         ):
-            c = per_source.setdefault(source, {"docs": 0, "bytes": 0, "tokens": 0})
+            c = per_source.setdefault(source, {"docs": 0, "bytes": 0, "words": 0, "tokens": 0})
             c["docs"] += 1
             c["bytes"] += n_bytes
+            c["words"] += len(text.split())
             c["tokens"] += n_tok + 1  # with the <|endoftext|> before it
         return {"docs_in": len(texts), "bytes_in": text_bytes(table), "sources": per_source}
 

@@ -327,6 +327,11 @@ def test_shards_decode_back_to_every_document_in_the_recorded_order(mixed, train
     other_train = listed_ids(root / "s2", "train")
     assert other_train != decoded["train"]
     assert outcome.stats["docs_in"] == len(rows) and outcome.stats["docs_out"] == len(rows)
+    for source, entry in manifest["sources"].items():  # tokens per word, counted here
+        texts = [r["text"] for r in rows if r["source"] == source]
+        tokens = sum(len(tok.encode(t).ids) for t in texts)
+        assert entry["fertility"] == round(tokens / sum(len(t.split()) for t in texts), 4)
+        assert 1.0 < entry["fertility"] < 3.0
 
 
 def test_same_shards_whatever_the_executor_workers_and_parts(mixed, trained, ray_session):
