@@ -297,6 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, metavar="PATH", help="ckpt_*.pt or its folder")
     p.add_argument("--out", required=True, metavar="DIR")
 
+    p = sub.add_parser("report", help="write a run's quality report: index.html and report.json")
+    p.add_argument("run_dir", metavar="RUN")
+    p.add_argument("--out", metavar="DIR", help="default: RUN/report")
+
+    p = sub.add_parser(
+        "trace", help="one document's path through a run: decisions, cluster, shards"
+    )
+    p.add_argument("run_dir", metavar="RUN")
+    p.add_argument("doc_id", metavar="DOC_ID")
+
     sub.add_parser("stages", help="list the stage types a pipeline config can use")
     return parser
 
@@ -603,6 +613,22 @@ def cmd_export_hf(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from pipelines.report import summary, write_report
+
+    path, data = write_report(args.run_dir, args.out)
+    print(summary(data))
+    _log(f"report: {path}")
+    return 0
+
+
+def cmd_trace(args) -> int:
+    from pipelines.report import trace
+
+    print(trace(args.run_dir, args.doc_id))
+    return 0
+
+
 def cmd_stages(args) -> int:
     for name in sorted(REGISTRY):
         cls = REGISTRY[name]
@@ -647,6 +673,8 @@ COMMANDS = {
     "train": cmd_train,
     "sample": cmd_sample,
     "export-hf": cmd_export_hf,
+    "report": cmd_report,
+    "trace": cmd_trace,
     "stages": cmd_stages,
 }
 

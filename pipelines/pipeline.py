@@ -118,7 +118,11 @@ def _run_stages(spec: PipelineSpec, run_dir: Path, executor, log, start: float) 
     report = build_report(spec, run_dir, executor.name, outcomes, time.perf_counter() - start)
     (run_dir / "report").mkdir(exist_ok=True)
     write_json_atomic(run_dir / "report" / "report.json", report)
-    return report
+    from pipelines.report import write_report  # the page, with samples and distributions
+
+    path, full = write_report(run_dir)
+    log(f"report: {path}")
+    return full
 
 
 def _plan_stage(st: StageSpec, run_dir: Path, hashes: dict[str, str]) -> tuple[list[Task], str]:
