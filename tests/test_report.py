@@ -160,3 +160,65 @@ def test_report_renders_in_headless_chromium(demo_run, tmp_path):
     assert visible
     assert (tmp_path / "report.png").stat().st_size > 50_000
     assert load_s < 2.0
+
+
+def test_report_of_a_100k_document_run_is_small_and_quick(tmp_path):
+    """100,000 real paragraphs through import, a length filter and exact dedup (with planted
+    copies): the page stays under 5 MB, and Chromium loads it in under 2 s where present."""
+    import random
+
+    from bench.realdocs import real_documents
+    from tests.helpers import write_jsonl
+
+    paragraphs = [p for _, t in real_documents(1000) for p in t.split("\n\n") if p.strip()]
+    rng = random.Random(0)
+    lines = []
+    for i in range(100_000):
+        text = paragraphs[i % len(paragraphs)] if i % 7 else rng.choice(paragraphs)
+        source = ("web", "book", "forum", "social", "article")[i % 5]
+        lines.append(json.dumps({"id": f"d{i}", "text": text, "source": source}))
+    write_jsonl(tmp_path / "in.jsonl.zst", lines)
+    config = tmp_path / "big.yaml"
+    config.write_text(
+        f"""
+name: big
+stages:
+  - stage: import_jsonl
+    name: import
+    paths: ["{tmp_path / "in.jsonl.zst"}"]
+    part_rows: 25000
+  - stage: length_filter
+    name: filter
+    min_words: 8
+  - stage: dedup
+    mode: exact
+"""
+    )
+    run = tmp_path / "run"
+    r = run_corpus("run", config, "--run-dir", run, "--executor", "local", timeout=900)
+    assert r.returncode == 0, r.stderr
+    page = run / "report" / "index.html"
+    data = json.loads((run / "report" / "report.json").read_text())
+    assert data["stages"][0]["docs_in"] == 100_000
+    assert data["dedup"]["documents"] > 50_000
+    size = page.stat().st_size
+    print(f"\nreport of a 100k-document run: {size / 1e6:.2f} MB")
+    assert size < 5_000_000
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        return  # the size is checked; the load time needs the browser
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            tab = browser.new_page()
+            started = time.perf_counter()
+            tab.goto(page.as_uri(), wait_until="load")
+            load_s = time.perf_counter() - started
+        finally:
+            browser.close()
+    print(f"opened in {load_s:.2f} s")
+    assert load_s < 2.0
