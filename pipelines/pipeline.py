@@ -83,7 +83,9 @@ def claim_run_dir(run_dir: Path, spec: PipelineSpec):
     record = {
         "name": spec.name,
         "config": str(spec.path),
-        "stages": [{"name": s.name, "type": s.cls.type_name} for s in spec.stages],
+        "stages": [
+            {"name": s.name, "type": s.cls.type_name, "params": s.params_dict} for s in spec.stages
+        ],
     }
     write_json_atomic(record_path, record)
     return lock

@@ -28,8 +28,6 @@ from corpus.errors import CorpusError
 from corpus.report_html import render
 from corpus.schema import SOURCES
 from corpus.shards import MANIFEST as SHARDS_MANIFEST
-from pipelines.config import load_pipeline
-from pipelines.params import ConfigError
 
 SAMPLES = 5  # documents shown per drop reason, and kept near its threshold
 EXCERPT = 400  # characters of each shown document
@@ -137,14 +135,15 @@ def _histogram(values: np.ndarray, thresholds: list[dict]) -> dict | None:
     }
 
 
-def _stage_params(run_dir: Path, config: str, names: list[str]) -> tuple[dict, str | None]:
-    """Each stage's parameters from the run's config file, and the config's text (when the
-    file is still there)."""
+def _stage_params(pipeline: dict) -> tuple[dict, str | None]:
+    """Each stage's parameters as the run recorded them, and the config's text (when the file
+    is still there)."""
+    params = {s["name"]: s.get("params") or {} for s in pipeline["stages"]}
     try:
-        spec = load_pipeline(config)
-    except (ConfigError, CorpusError, OSError):
-        return {}, None
-    return {s.name: s.params_dict for s in spec.stages if s.name in names}, Path(config).read_text()
+        text = Path(pipeline["config"]).read_text()
+    except (OSError, UnicodeDecodeError):
+        text = None
+    return params, text
 
 
 def collect(run_dir: str | Path) -> dict:
@@ -158,7 +157,7 @@ def collect(run_dir: str | Path) -> dict:
     base_path = run_dir / "report" / "report.json"
     base = json.loads(base_path.read_text()) if base_path.is_file() else {}
     outcomes = {s["name"]: s for s in base.get("stages", [])}
-    params, config_text = _stage_params(run_dir, pipeline["config"], names)
+    params, config_text = _stage_params(pipeline)
     shards_manifest = None
     for name in names:
         if types[name] == "shard" and (run_dir / name / SHARDS_MANIFEST).is_file():

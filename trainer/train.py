@@ -325,6 +325,9 @@ class Trainer:
             if metrics:
                 metrics.close()
             if self.ddp:
+                # every rank reaches here before any tears down its connections: a rank that
+                # left while the others still wrote a checkpoint could abort in gloo's threads
+                dist.barrier()
                 dist.destroy_process_group()
 
 
