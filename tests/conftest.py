@@ -17,3 +17,25 @@ def ray_session():
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """`python -m pipelines.demo` run once, in a fresh folder, as `make demo` runs it; returns
+    the folder it ran in and the finished process."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    cwd = tmp_path_factory.mktemp("demo")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.demo", "--executor", "local"],
+        cwd=cwd,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return cwd, proc

@@ -3,29 +3,21 @@ tokenizer training and token shards."""
 
 import json
 import pydoc_data.topics
-import subprocess
-import sys
 
 import zstandard
 
 from corpus.dataset import Dataset
-from tests.helpers import ROOT
 
 
-def test_demo_runs_end_to_end_and_says_where_the_report_is(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.demo", "--executor", "local"],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
+def test_demo_runs_end_to_end_and_says_where_the_report_is(demo_run):
+    tmp_path, proc = demo_run
     assert "report: runs/demo/report/report.json" in proc.stderr
     report = json.loads((tmp_path / "runs/demo/report/report.json").read_text())
     names = [s["name"] for s in report["stages"]]
-    assert names == ["import", "filter", "quality", "dedup", "export", "tokenizer", "shards"]
+    assert names == [
+        "import", "filter", "quality", "dedup", "export", "tokenizer", "shards", "train"
+    ]  # fmt: skip
+    assert "report: runs/demo/report/index.html" in proc.stderr
     quality, dedup = report["stages"][2], report["stages"][3]
 
     exported = tmp_path / "runs/demo/export/documents.jsonl.zst"
@@ -53,3 +45,12 @@ def test_demo_runs_end_to_end_and_says_where_the_report_is(tmp_path):
     assert splits["train"]["docs"] + splits["val"]["docs"] == len(kept)
     assert splits["val"]["tokens"] > 0 and splits["train"]["shards"] >= 1
     assert shards["tokenizer"]["vocab_size"] <= 4096
+
+    # a few hundred training steps on the shards, the loss printed as it falls
+    rows = [
+        json.loads(x) for x in (tmp_path / "runs/demo/train/metrics.jsonl").read_text().splitlines()
+    ]
+    assert rows[-1]["step"] == 199
+    assert rows[-1]["loss"] < rows[0]["loss"] - 3.0
+    assert "[train] step    199 loss" in proc.stderr
+    assert (tmp_path / "runs/demo/train/ckpt_000200.pt").is_file()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 
 import pytest
@@ -14,25 +12,19 @@ import pytest
 from corpus.dataset import Dataset
 from corpus.shards import open_shard
 from corpus.tokenizer import load_tokenizer
-from tests.helpers import ROOT, run_corpus
+from tests.helpers import run_corpus
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    cwd = tmp_path_factory.mktemp("demo")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.demo", "--executor", "local"],
-        cwd=cwd, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+def demo(demo_run):
+    cwd, proc = demo_run
     assert "runs/demo/report/index.html" in proc.stderr  # the run writes its report
     return cwd / "runs" / "demo"
 
 
-def test_report_counts_agree_with_the_run(demo_run, tmp_path):
+def test_report_counts_agree_with_the_run(demo, tmp_path):
     out = tmp_path / "report"
-    r = run_corpus("report", demo_run, "--out", out)
+    r = run_corpus("report", demo, "--out", out)
     assert r.returncode == 0, r.stderr
     assert "quality" in r.stdout and "c4_min_sentences" in r.stdout  # the terminal table
     assert f"report: {out / 'index.html'}" in r.stderr
@@ -42,16 +34,16 @@ def test_report_counts_agree_with_the_run(demo_run, tmp_path):
     # the funnel: documents per stage, from the kept datasets
     funnel = {f["stage"]: f["sources"] for f in data["funnel"]}
     for stage in ("import", "filter", "quality", "dedup"):
-        kept = Dataset(demo_run / stage / "kept").num_rows
+        kept = Dataset(demo / stage / "kept").num_rows
         assert sum(v["docs"] for v in funnel[stage].values()) == kept
-    shards = json.loads((demo_run / "shards" / "shards.json").read_text())
+    shards = json.loads((demo / "shards" / "shards.json").read_text())
     total = shards["splits"]["train"]["tokens"] + shards["splits"]["val"]["tokens"]
     assert sum(v["tokens"] for v in funnel["shards"].values()) == total
     assert sum(s["tokens"] for s in data["shards"]) == total
     # drops: every reason's count and samples, from the rejected dataset
     drops = {d["stage"]: d for d in data["drops"]}
-    rejected = Dataset(demo_run / "quality" / "rejected").read_all().to_pylist()
-    kept = {r["id"]: r for r in Dataset(demo_run / "quality" / "kept").read_all().to_pylist()}
+    rejected = Dataset(demo / "quality" / "rejected").read_all().to_pylist()
+    kept = {r["id"]: r for r in Dataset(demo / "quality" / "kept").read_all().to_pylist()}
     reasons = drops["quality"]["reasons"]
     assert sum(v["count"] for v in reasons.values()) == len(rejected)
     for reason, v in reasons.items():
@@ -73,30 +65,30 @@ def test_report_counts_agree_with_the_run(demo_run, tmp_path):
     assert [t["value"] for t in quality["lang_score"]["thresholds"]] == [0.5]
     assert sum(data["languages"].values()) == seen
     assert set(data["fertility"]) == {"web"} and 1 < data["fertility"]["web"] < 3
-    assert data["dedup"]["documents"] == Dataset(demo_run / "dedup" / "clusters").num_rows
+    assert data["dedup"]["documents"] == Dataset(demo / "dedup" / "clusters").num_rows
     stages = {s["name"]: s for s in data["stages"]}
     assert stages["quality"]["params"]["c4"]["min_sentences"] == 5
     assert stages["quality"]["wall_s"] > 0 and stages["quality"]["docs_per_s"] > 0
 
 
-def test_trace_follows_a_dropped_and_a_kept_document(demo_run):
-    rejected = Dataset(demo_run / "quality" / "rejected").read_all().to_pylist()[0]
-    r = run_corpus("trace", demo_run, rejected["id"])
+def test_trace_follows_a_dropped_and_a_kept_document(demo):
+    rejected = Dataset(demo / "quality" / "rejected").read_all().to_pylist()[0]
+    r = run_corpus("trace", demo, rejected["id"])
     assert r.returncode == 0, r.stderr
     assert f"[quality] (filter) REJECTED: {rejected['reason']}" in r.stdout
     assert "[dedup]" not in r.stdout  # it went no further
-    placed = Dataset(demo_run / "shards" / "documents").read_all().to_pylist()[0]
-    r = run_corpus("trace", demo_run, placed["id"])
+    placed = Dataset(demo / "shards" / "documents").read_all().to_pylist()[0]
+    r = run_corpus("trace", demo, placed["id"])
     assert r.returncode == 0, r.stderr
     assert "[quality] (filter) kept" in r.stdout and "cluster " in r.stdout
     line = f"{placed['split']} copy 0: {placed['tokens']:,} tokens at offset {placed['offset']:,}"
     assert line in r.stdout
     # the tokens really are there: the document's text follows its <|endoftext|>
-    tok, eot = load_tokenizer(demo_run / "tokenizer" / "tokenizer.json")
-    tokens = open_shard(demo_run / "shards" / placed["shard"])
+    tok, eot = load_tokenizer(demo / "tokenizer" / "tokenizer.json")
+    tokens = open_shard(demo / "shards" / placed["shard"])
     start = placed["offset"]
     piece = tokens[start : start + placed["tokens"]].tolist()
-    text = {r["id"]: r["text"] for r in Dataset(demo_run / "dedup" / "kept").read_all().to_pylist()}
+    text = {r["id"]: r["text"] for r in Dataset(demo / "dedup" / "kept").read_all().to_pylist()}
     assert piece[0] == eot
     assert text[placed["id"]].startswith(tok.decode(piece[1:], skip_special_tokens=False))
 
@@ -108,19 +100,19 @@ def test_trace_follows_a_dropped_and_a_kept_document(demo_run):
         (["trace", "{run}", "no-such-document"], "no document with id 'no-such-document'"),
     ],
 )
-def test_bad_input_is_one_line(demo_run, tmp_path, args, words):
-    r = run_corpus(*[a.format(tmp=tmp_path, run=demo_run) for a in args])
+def test_bad_input_is_one_line(demo, tmp_path, args, words):
+    r = run_corpus(*[a.format(tmp=tmp_path, run=demo) for a in args])
     assert r.returncode == 1
     assert r.stderr.count("\n") == 1 and words in r.stderr
 
 
-def test_report_renders_in_headless_chromium(demo_run, tmp_path):
+def test_report_renders_in_headless_chromium(demo, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("Chromium is not installed here (.ci/run installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
 
-    page_path = demo_run / "report" / "index.html"
+    page_path = demo / "report" / "index.html"
     flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
     errors: list[str] = []

@@ -282,3 +282,58 @@ def test_bundled_configs_load_and_gpt2_has_124m_parameters():
     big = load_config(ROOT / "configs" / "trainer" / "gpt2-124m.yaml")
     model = GPT(big.model)
     assert 123e6 < model.num_params() + model.transformer.wpe.weight.numel() < 125e6 + 3e6
+
+
+def test_train_stage_in_a_pipeline_resumes_after_kill_and_restarts_on_a_new_config(
+    tmp_path, book_shards
+):
+    config = write_config(tmp_path / "c.yaml", max_steps=16, eval_interval=8,
+                          checkpoint_interval=2, log_interval=1)  # fmt: skip
+
+    def pipeline(name: str, steps: int) -> Path:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(
+            f"""
+name: t
+stages:
+  - stage: train
+    input: {book_shards.parent / "docs"}
+    shards: {book_shards}
+    config: {config}
+    max_steps: {steps}
+"""
+        )
+        return path
+
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    r = run_corpus("run", pipeline("a", 16), "--run-dir", straight, "--executor", "local")
+    assert r.returncode == 0, r.stderr
+    assert "[train] step     15 loss" in r.stderr
+    args = ["run", pipeline("a", 16), "--run-dir", killed, "--executor", "local"]
+    # kill -9 once two checkpoints exist, then run again: it resumes from the latest
+    import signal
+    import time as clock
+
+    proc = subprocess.Popen([*map(str, [sys.executable, "-m", "pipelines.cli", *args])], cwd=ROOT,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = clock.monotonic() + 120
+    while clock.monotonic() < deadline and proc.poll() is None:
+        if len(list((killed / "train").glob("ckpt_*.pt"))) >= 2:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        clock.sleep(0.01)
+    assert proc.wait() == -signal.SIGKILL  # killed mid-training
+    r = run_corpus(*args)
+    assert r.returncode == 0, r.stderr
+    assert "[train] resumed from" in r.stderr
+    a = torch.load(straight / "train" / "ckpt_000016.pt", weights_only=True)["model"]
+    b = torch.load(killed / "train" / "ckpt_000016.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # a finished stage is reused; a new schedule starts over, not from the old checkpoints
+    r = run_corpus(*args)
+    assert r.returncode == 0 and "[train] step" not in r.stderr
+    r = run_corpus("run", pipeline("b", 6), "--run-dir", killed, "--executor", "local")
+    assert r.returncode == 0, r.stderr
+    assert "resumed" not in r.stderr
+    rows = metrics(killed / "train")
+    assert [x["step"] for x in rows] == list(range(6))
