@@ -88,6 +88,16 @@ def _resync(f: BinaryIO, position: int) -> tuple[int, bytes]:
     return base + len(carry), b""
 
 
+# warcio meets malformed records with many kinds of error, not only its own: a request record
+# without a target URI raises AttributeError, a bad length ValueError, a cut header EOFError
+MALFORMED = (ArchiveLoadFailed, ValueError, EOFError, AttributeError, KeyError, TypeError,
+             IndexError, UnicodeError)  # fmt: skip
+
+
+def _why(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if not isinstance(exc, ArchiveLoadFailed) else str(exc)
+
+
 def iter_warc_records(path: Path, max_bytes: int) -> Iterator[tuple[int, object]]:
     """(offset, warcio record or Rejected) for each record of a WARC (plain or gzip)."""
     with open(path, "rb") as f:
@@ -107,8 +117,8 @@ def iter_warc_records(path: Path, max_bytes: int) -> Iterator[tuple[int, object]
                     for record in ArchiveIterator(io.BytesIO(data), arc2warc=False):
                         found += 1
                         yield offset, record
-                except (ArchiveLoadFailed, ValueError, EOFError) as exc:
-                    yield offset, Rejected("malformed_record", f"record at {offset}: {exc}")
+                except MALFORMED as exc:
+                    yield offset, Rejected("malformed_record", f"record at {offset}: {_why(exc)}")
                     continue
                 if not found:
                     yield offset, Rejected("malformed_record", f"empty gzip member at {offset}")
@@ -117,9 +127,10 @@ def iter_warc_records(path: Path, max_bytes: int) -> Iterator[tuple[int, object]
         try:
             for record in iterator:
                 yield iterator.get_record_offset(), record
-        except (ArchiveLoadFailed, ValueError, EOFError) as exc:
+        except MALFORMED as exc:
             offset = iterator.get_record_offset() or 0
-            yield offset, Rejected("malformed_record", f"record after {offset}; rest unread: {exc}")
+            why = _why(exc)
+            yield offset, Rejected("malformed_record", f"record after {offset}; rest unread: {why}")
 
 
 def read_warc(

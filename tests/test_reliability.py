@@ -1,0 +1,308 @@
+"""Reliability as a suite: property tests of the formats, bounded fuzzing of the readers on
+mutated real files, corruption caught at read, and every document accounted for."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import random
+import resource
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from corpus.compression import open_input
+from corpus.dataset import Dataset, read_part_file, write_manifest, write_part
+from corpus.errors import CorruptPartError, DatasetError
+from corpus.schema import SOURCES, conform
+from corpus.shards import ShardError, open_shard, read_header, write_shard
+from pipelines.params import parse_params
+from pipelines.stages import REGISTRY
+from tests.helpers import SHARED_DATA, run_corpus, write_dataset
+from tests.test_shards import spec_read
+
+# --- property tests ------------------------------------------------------------------------------
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.integers(0, 2**16 - 1), max_size=3000),
+    st.lists(st.integers(0, 2**32 - 1), max_size=300),
+)
+def test_shard_round_trip(tmp_path, small, big):
+    for name, values, dtype in (("a.bin", small, np.uint16), ("b.bin", big, np.uint32)):
+        path = tmp_path / name
+        write_shard(path, np.array(values, dtype=dtype))
+        assert spec_read(path).tolist() == values  # the reader written from the spec
+        assert open_shard(path).tolist() == values
+        assert read_header(path).count == len(values)
+
+
+documents = st.lists(
+    st.fixed_dictionaries(
+        {
+            "id": st.text(min_size=1, max_size=20),
+            "text": st.text(max_size=300),
+            "source": st.sampled_from(SOURCES),
+        },
+        optional={
+            "url": st.none() | st.text(max_size=40),
+            "title": st.none() | st.text(max_size=20),
+            "meta": st.none() | st.dictionaries(st.text(max_size=5), st.integers()).map(json.dumps),
+        },
+    ),
+    max_size=40,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(documents)
+def test_document_parquet_round_trip(tmp_path, rows):
+    table = (
+        conform(pa.Table.from_pylist(rows))
+        if rows
+        else conform(pa.table({"id": [], "text": [], "source": []}))
+    )
+    info = write_part(table, tmp_path, "part-00000")
+    again = read_part_file(tmp_path / info.name, info.sha256)
+    assert again.equals(table)
+    assert again.to_pylist() == table.to_pylist()
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.sampled_from(["alpha beta gamma delta epsilon zeta eta theta",
+                              "one two three four five six seven eight nine",
+                              "the quick brown fox jumps over the lazy dog again"]),
+             min_size=1, max_size=30),
+    st.integers(0, 2**16),
+)  # fmt: skip
+def test_dedup_is_deterministic_whatever_the_partitions(tmp_path_factory, base, salt):
+    from tests.test_dedup import dedup
+
+    rng = random.Random(salt)
+    docs = []
+    for i, text in enumerate(base):
+        words = text.split()
+        if rng.random() < 0.5:  # a near copy
+            words[rng.randrange(len(words))] = f"w{rng.randrange(5)}"
+        docs.append({"id": f"d{i}", "text": " ".join(words * 3)})
+    tmp = tmp_path_factory.mktemp("dd")
+    write_dataset(tmp / "in", docs, part_rows=rng.randint(1, 7))
+    _, one = dedup(tmp / "in", tmp / "p1", partitions=1, threshold=0.7)
+    _, many = dedup(tmp / "in", tmp / "p5", partitions=5, threshold=0.7)
+    _, again = dedup(tmp / "in", tmp / "p5b", partitions=5, threshold=0.7)
+    assert one == many == again
+    exact = {}
+    for d in docs:
+        exact.setdefault(d["text"], []).append(d["id"])
+    cluster = {r["id"]: r["cluster"] for r in one}
+    for ids in exact.values():  # identical texts always share a cluster
+        assert len({cluster[i] for i in ids}) == 1
+
+
+# --- bounded fuzzing of the readers --------------------------------------------------------------
+
+FUZZ_INPUTS = [
+    ("web", SHARED_DATA / "warc" / "resiliparse_CC-MAIN-2020-34_excerpt.warc.gz"),
+    ("forum", SHARED_DATA / "forums" / "datascience-se_Posts.xml.gz"),
+    ("social", SHARED_DATA / "social" / "reddit_from_praw_cassette.ndjson.zst"),
+    ("book", SHARED_DATA / "books" / "live-manual.en.epub"),
+    ("book", SHARED_DATA / "books" / "pg972_devils-dictionary.txt.gz"),
+]
+MUTATIONS_PER_FILE = 12  # a fixed number of inputs: 60 in all
+
+
+def _payload(path: Path) -> bytes:
+    with open_input(path) as f:
+        return f.read()
+
+
+def _repack(path: Path, data: bytes, out: Path) -> Path:
+    """`data` written in the same container as `path` (gzip, zstd, zip or plain)."""
+    target = out / path.name
+    if path.name.endswith(".gz"):
+        target.write_bytes(gzip.compress(data))
+    elif path.name.endswith(".zst"):
+        import zstandard
+
+        target.write_bytes(zstandard.ZstdCompressor().compress(data))
+    else:
+        target.write_bytes(data)
+    return target
+
+
+def _mutate_epub(data: bytes, rng: random.Random) -> bytes:
+    """An EPUB with one member's bytes damaged, or a member removed, re-zipped."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    names = src.namelist()
+    victim = rng.choice(names)
+    with zipfile.ZipFile(out, "w") as dst:
+        for name in names:
+            content = src.read(name)
+            if name == victim:
+                if rng.random() < 0.3:
+                    continue
+                content = _mutate(content, rng)
+            dst.writestr(name, content)
+    return out.getvalue()
+
+
+def _mutate(data: bytes, rng: random.Random) -> bytes:
+    b = bytearray(data)
+    kind = rng.choice(["flip", "truncate", "splice", "garbage", "repeat"])
+    if kind == "flip" and b:
+        for _ in range(rng.randint(1, 50)):
+            b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
+    elif kind == "truncate":
+        b = b[: rng.randrange(len(b) + 1)]
+    elif kind == "splice" and b:
+        i, j = sorted(rng.randrange(len(b)) for _ in range(2))
+        b[i:i] = b[j : j + rng.randint(1, 4000)]
+    elif kind == "garbage":
+        at = rng.randrange(len(b) + 1)
+        b[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 3000)))
+    elif kind == "repeat" and b:
+        i = rng.randrange(len(b))
+        b[i:i] = b[i : i + 200] * rng.randint(2, 50)
+    return bytes(b)
+
+
+@pytest.mark.parametrize("kind, path", FUZZ_INPUTS, ids=[p.name for _, p in FUZZ_INPUTS])
+def test_readers_survive_mutated_inputs(tmp_path, kind, path):
+    cls = REGISTRY[f"extract_{kind}"]
+    rng = random.Random(path.name)
+    original = path.read_bytes()
+    payload = original if path.suffix == ".epub" else _payload(path)
+    worst_s, results = 0.0, []
+    start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for i in range(MUTATIONS_PER_FILE):
+        case = tmp_path / f"case{i}"
+        case.mkdir()
+        if path.suffix == ".epub":
+            target = case / path.name
+            target.write_bytes(_mutate_epub(original, rng))
+        elif i % 3 == 0:  # the container itself damaged
+            target = case / path.name
+            target.write_bytes(_mutate(original, rng))
+        else:  # the content damaged, the container intact
+            target = _repack(path, _mutate(payload, rng), case)
+        stage = cls(parse_params(cls.Params, {"paths": [str(target)]}, "fuzz"))
+        stage.scratch_dir = case
+        started = time.perf_counter()
+        kept = rejected = 0
+        for result in stage.read(target):  # must not raise: bad input is a named rejection
+            kept += result.kept.num_rows
+            rejected += result.rejected.num_rows
+            if result.rejected.num_rows:
+                assert all(result.rejected.column("reason").to_pylist())
+        worst_s = max(worst_s, time.perf_counter() - started)
+        results.append((kept, rejected))
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start_rss) / 1024
+    print(f"\n{path.name}: {MUTATIONS_PER_FILE} mutated inputs, slowest {worst_s:.2f} s, "
+          f"peak RSS grew {grown_mb:.0f} MB; (kept, rejected) {results}")  # fmt: skip
+    assert worst_s < 60  # the per-document time limit is 10 s; a file holds many documents
+    assert grown_mb < 1024
+    assert any(k + r > 0 for k, r in results)  # the damaged inputs were read, not skipped whole
+
+
+# --- corruption is caught at read, named, never consumed -----------------------------------------
+
+
+def test_corrupt_parts_and_shards_are_named_in_one_line(tmp_path):
+    write_dataset(tmp_path / "ds", [{"id": f"d{i}", "text": f"text {i}"} for i in range(50)],
+                  part_rows=10)  # fmt: skip
+    ds = Dataset(tmp_path / "ds")
+    victim = tmp_path / "ds" / ds.parts[2].name
+    good = victim.read_bytes()
+    cases = {
+        "flipped": bytes([good[0], good[1] ^ 0x40]) + good[2:],
+        "truncated": good[: len(good) // 2],
+    }
+    for name, data in cases.items():
+        victim.write_bytes(data)
+        with pytest.raises(CorruptPartError, match="checksum mismatch") as err:
+            list(Dataset(tmp_path / "ds").tables())
+        assert victim.name in str(err.value) and "\n" not in str(err.value), name
+        r = run_corpus(
+            "export", tmp_path / "ds", "--out", tmp_path / f"{name}.jsonl", "--executor", "local"
+        )
+        assert r.returncode == 1 and victim.name in r.stderr and "Traceback" not in r.stderr
+        assert not (tmp_path / f"{name}.jsonl").exists()  # nothing consumed as good
+    victim.unlink()
+    with pytest.raises(DatasetError, match="part is missing"):
+        list(Dataset(tmp_path / "ds").tables())
+    victim.write_bytes(good)
+    (tmp_path / "ds" / "_manifest.json").write_text("{broken")
+    with pytest.raises(DatasetError, match="unreadable manifest"):
+        Dataset(tmp_path / "ds")
+    write_manifest(tmp_path / "ds", ds.parts)
+    # shards: a wrong header or size is refused by every reader we ship
+    write_shard(tmp_path / "s_train_0.bin", np.arange(1000, dtype=np.uint16))
+    raw = (tmp_path / "s_train_0.bin").read_bytes()
+    for name, data, words in (
+        ("magic", b"\x00\x00\x00\x00" + raw[4:], "bad magic"),
+        ("size", raw + b"\x00" * 6, "trailing bytes"),
+        ("short", raw[:-1], "truncated"),
+    ):
+        (tmp_path / "s_train_0.bin").write_bytes(data)
+        with pytest.raises(ShardError, match=words):
+            open_shard(tmp_path / "s_train_0.bin")
+        r = run_corpus("shard", "inspect", tmp_path)
+        assert r.returncode == 1 and words in r.stderr and r.stderr.count("\n") == 1, name
+
+
+# --- nothing lost: every document is kept, rejected by name, or a counted duplicate --------------
+
+
+def test_every_document_is_accounted_for_in_the_demo_run(demo_run):
+    cwd, _ = demo_run
+    run = cwd / "runs" / "demo"
+    report = json.loads((run / "report" / "report.json").read_text())
+    stages = {s["name"]: s for s in report["stages"]}
+    for name in ("import", "filter", "quality", "dedup"):
+        s = stages[name]
+        kept = Dataset(run / name / "kept").num_rows
+        rejected_ds = run / name / "rejected"
+        rejected = Dataset(rejected_ds).num_rows if (rejected_ds / "_manifest.json").exists() else 0
+        # the stage's counters, and the datasets on disk, both add up
+        assert s["docs_in"] == s["docs_out"] + s["docs_rejected"], name
+        assert s["docs_out"] == kept and s["docs_rejected"] == rejected, name
+        assert sum(s["rejected"].values()) == rejected, name
+    # each stage's input is the stage before's output
+    assert stages["filter"]["docs_in"] == stages["import"]["docs_out"]
+    assert stages["quality"]["docs_in"] == stages["filter"]["docs_out"]
+    assert stages["dedup"]["docs_in"] == stages["quality"]["docs_out"]
+    shards = json.loads((run / "shards" / "shards.json").read_text())
+    placed = shards["splits"]["train"]["docs"] + shards["splits"]["val"]["docs"]
+    assert placed == stages["dedup"]["docs_out"]  # weights 1: every document once
+
+
+def test_warc_request_without_a_target_uri_is_a_named_rejection(tmp_path):
+    # found by the fuzzer above: warcio raised AttributeError on this record
+    record = (
+        b"WARC/1.0\r\nWARC-Type: request\r\nWARC-Record-ID: <urn:uuid:1>\r\n"
+        b"Content-Length: 5\r\n\r\nGET /\r\n\r\n"
+    )
+    path = tmp_path / "bad.warc.gz"
+    path.write_bytes(gzip.compress(record))
+    cls = REGISTRY["extract_web"]
+    stage = cls(parse_params(cls.Params, {"paths": [str(path)]}, "test"))
+    stage.scratch_dir = tmp_path
+    rejected = [r for res in stage.read(path) for r in res.rejected.to_pylist()]
+    assert [r["reason"] for r in rejected] == ["malformed_record"]
+    assert "AttributeError" in rejected[0]["error"]
