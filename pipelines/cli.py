@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import shutil
 import sys
@@ -706,6 +707,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except CorpusError as exc:
         print(f"corpus {name}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(
+            f"corpus {name}: error: no space left on the device{where}; free some space and "
+            "run the same command again: committed work is kept and resumed",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print(f"corpus {name}: interrupted; run it again to resume", file=sys.stderr)

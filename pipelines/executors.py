@@ -75,8 +75,8 @@ class RayExecutor:
             try:
                 yield ray.get(done[0])
             except ray.exceptions.RayTaskError as exc:
-                if isinstance(exc.cause, CorpusError):
-                    raise exc.cause from None
+                if isinstance(exc.cause, (CorpusError, OSError)):
+                    raise exc.cause from None  # our own one-line errors, and a full disk
                 raise
 
     def close(self) -> None:

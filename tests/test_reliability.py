@@ -306,3 +306,62 @@ def test_warc_request_without_a_target_uri_is_a_named_rejection(tmp_path):
     rejected = [r for res in stage.read(path) for r in res.rejected.to_pylist()]
     assert [r["reason"] for r in rejected] == ["malformed_record"]
     assert "AttributeError" in rejected[0]["error"]
+
+
+# --- a full disk -----------------------------------------------------------------------------------
+
+
+def _can_mount() -> str | None:
+    import os
+    import shutil as sh
+
+    if os.geteuid() != 0 or sh.which("mount") is None:
+        return "mounting a small tmpfs needs root"
+    return None
+
+
+@pytest.mark.skipif(_can_mount() is not None, reason=str(_can_mount()))
+def test_a_full_disk_stops_cleanly_and_the_run_resumes_when_space_is_freed(tmp_path):
+    import subprocess
+
+    from tests.helpers import write_jsonl
+
+    rng = random.Random(0)
+    lines = [
+        json.dumps({"id": f"d{i}", "text": rng.randbytes(1500).hex()}) for i in range(3000)
+    ]  # random text: about 5 MB of parts, more than the small disk holds
+    for k in range(10):  # ten input files: ten tasks, each committed on its own
+        write_jsonl(tmp_path / f"in-{k}.jsonl", lines[k * 300 : (k + 1) * 300])
+    inputs = sorted(tmp_path.glob("in-*.jsonl"))
+    args = ["import", *inputs, "--part-rows", "100", "--executor", "local"]
+    assert run_corpus(*args, "--out", tmp_path / "roomy").returncode == 0
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)])
+    if mounted.returncode:
+        pytest.skip("this machine refuses to mount a tmpfs")
+    try:
+        out = disk / "ds"
+        r = run_corpus(*args, "--out", out)
+        assert r.returncode == 1
+        assert (
+            r.stderr.strip()
+            .splitlines()[-1]
+            .startswith("corpus import: error: no space left on the device")
+        ), r.stderr
+        assert "Traceback" not in r.stderr
+        # every part a commit record names is whole; no temporary file is left behind
+        records = [json.loads(p.read_text()) for p in (out / "_state").glob("part-*.json")]
+        assert records, "some parts were committed before the disk filled"
+        for rec in records:
+            for part in rec["kept"]:
+                read_part_file(out / part["name"], part["sha256"])
+        assert not [p for p in out.iterdir() if ".tmp-" in p.name]
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        r = run_corpus(*args, "--out", out)
+        assert r.returncode == 0, r.stderr
+        roomy = {p.name: p.read_bytes() for p in (tmp_path / "roomy").glob("*.parquet")}
+        resumed = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
+        assert resumed == roomy
+    finally:
+        subprocess.run(["umount", "-l", str(disk)])
