@@ -365,3 +365,73 @@ def test_a_full_disk_stops_cleanly_and_the_run_resumes_when_space_is_freed(tmp_p
         assert resumed == roomy
     finally:
         subprocess.run(["umount", "-l", str(disk)])
+
+
+# --- kill anywhere ---------------------------------------------------------------------------------
+
+
+def test_demo_pipeline_killed_at_random_moments_resumes_to_the_same_result(tmp_path):
+    import os
+    import signal
+    import subprocess
+
+    import yaml
+
+    from corpus.samples import write_pydoc_sample
+    from tests.helpers import CORPUS, ROOT, snapshot
+
+    write_pydoc_sample(tmp_path / "runs" / "demo-input")
+    doc = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
+    doc["stages"] = [s for s in doc["stages"] if s["stage"] != "train"]  # the data, not training
+    config = tmp_path / "demo.yaml"
+    config.write_text(yaml.safe_dump(doc))
+
+    def run(run_dir: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [*CORPUS, "run", str(config), "--run-dir", run_dir, "--executor", "local"],
+            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
+        )  # fmt: skip
+
+    assert run("runs/whole").wait() == 0
+    rng = random.Random(7)
+    kills = attempts = 0
+    while kills < 10 and attempts < 40:
+        attempts += 1
+        proc = run("runs/killed")
+        try:
+            proc.wait(timeout=rng.uniform(1.2, 4.0))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            continue
+        assert proc.returncode == 0
+        if kills < 10:  # it finished first: start over and keep killing
+            import shutil
+
+            shutil.rmtree(tmp_path / "runs" / "killed")
+    assert run("runs/killed").wait() == 0
+    print(f"\ndemo pipeline killed {kills} times in {attempts} attempts, then resumed")
+    assert kills >= 10
+
+    def result(name: str) -> dict:
+        folder = tmp_path / "runs" / name
+        files = snapshot(folder / "shards")
+        files.update(
+            {f"clusters/{k}": v for k, v in snapshot(folder / "dedup" / "clusters").items()}
+        )
+        report = json.loads((folder / "report" / "report.json").read_text())
+        counts = [
+            (s["name"], s["docs_in"], s["docs_out"], s.get("docs_rejected"), s.get("rejected"))
+            for s in report["stages"]
+        ]
+        manifest = json.loads((folder / "shards" / "shards.json").read_text())
+        manifest["tokenizer"].pop("path")  # the run folder's own path
+        files = {k: v for k, v in files.items() if not k.startswith("_") and k != "shards.json"}
+        return {"files": files, "counts": counts, "manifest": manifest}
+
+    whole, killed = result("whole"), result("killed")
+    assert whole["files"] and whole["files"] == killed["files"]
+    assert whole["counts"] == killed["counts"]
+    assert whole["manifest"] == killed["manifest"]
