@@ -109,11 +109,12 @@ def fetch(url: str, limits: FetchLimits) -> Response:
         ("Connection", "close"),
     ]
     expired = threading.Event()
+    opened: list[socket.socket] = []  # the connection's socket: the response keeps using it
+    # after `getresponse` detaches it from `conn` (Connection: close), so keep our own handle
 
     def kill():
         expired.set()
-        sock = conn.sock
-        if sock is not None:
+        for sock in opened or ([conn.sock] if conn.sock is not None else []):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
@@ -126,6 +127,7 @@ def fetch(url: str, limits: FetchLimits) -> Response:
         for k, v in request_headers:
             conn.putheader(k, v)
         conn.endheaders()
+        opened.append(conn.sock)
         conn.sock.settimeout(limits.read_timeout_s)
         resp = conn.getresponse()
         declared = resp.getheader("Content-Length")
@@ -139,6 +141,8 @@ def fetch(url: str, limits: FetchLimits) -> Response:
             size += len(chunk)
             if size > limits.max_bytes:
                 raise FetchError("too_large", f"body over {limits.max_bytes} bytes")
+            if expired.is_set() or time.monotonic() - start > limits.deadline_s:
+                raise FetchError("deadline", f"over {limits.deadline_s:g} s")  # a drip
             chunks.append(chunk)
         if expired.is_set():
             raise FetchError("deadline", f"over {limits.deadline_s:g} s")
