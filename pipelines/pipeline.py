@@ -66,7 +66,9 @@ def lock_run_dir(run_dir: Path):
 def claim_run_dir(run_dir: Path, spec: PipelineSpec):
     """Lock `run_dir` for this pipeline, or stop if it holds another pipeline or foreign files."""
     record_path = run_dir / "_state" / PIPELINE_RECORD
-    if not record_path.is_file() and run_dir.is_dir() and any(run_dir.iterdir()):
+    # a run killed between taking the lock and writing its record leaves only _state/lock
+    ours = {run_dir / "_state", run_dir / "_state" / LOCK_NAME}
+    if not record_path.is_file() and run_dir.is_dir() and set(run_dir.rglob("*")) - ours:
         raise ConfigError(
             f"run folder {run_dir} is not empty and was not made by corpus; "
             "choose another --run-dir"

@@ -7,7 +7,7 @@ from pipelines.config import load_pipeline
 from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.params import ConfigError
 from pipelines.pipeline import run_pipeline
-from tests.helpers import make_pipeline, snapshot
+from tests.helpers import make_pipeline, run_corpus, snapshot
 
 
 def _run(config, run_dir, executor=None, log=None):
@@ -150,3 +150,17 @@ def test_empty_input_gives_empty_datasets_and_an_empty_export(tmp_path):
     assert [s["docs_out"] for s in report["stages"]] == [0, 0, 0]
     assert Dataset(tmp_path / "run" / "length_filter" / "kept").parts == []
     assert (tmp_path / "run" / "export_jsonl" / "out.jsonl").read_bytes() == b""
+
+
+def test_a_run_killed_before_its_record_was_written_resumes(tmp_path):
+    config = make_pipeline(tmp_path)
+    run_dir = tmp_path / "run"
+    (run_dir / "_state").mkdir(parents=True)
+    (run_dir / "_state" / "lock").write_text("")  # what a kill at that moment leaves
+    r = run_corpus("run", config, "--run-dir", run_dir, "--executor", "local")
+    assert r.returncode == 0, r.stderr
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    r = run_corpus("run", config, "--run-dir", foreign, "--executor", "local")
+    assert r.returncode == 2 and "was not made by corpus" in r.stderr
