@@ -269,9 +269,9 @@ def test_corrupt_parts_and_shards_are_named_in_one_line(tmp_path):
 # --- nothing lost: every document is kept, rejected by name, or a counted duplicate --------------
 
 
-def test_every_document_is_accounted_for_in_the_demo_run(demo_run):
-    cwd, _ = demo_run
-    run = cwd / "runs" / "demo"
+def assert_accounted(run: Path) -> None:
+    """Documents in = kept + rejected by name (duplicates included) at every stage, from the
+    run's own records and datasets; and each stage's input is the previous stage's output."""
     report = json.loads((run / "report" / "report.json").read_text())
     stages = {s["name"]: s for s in report["stages"]}
     for name in ("import", "filter", "quality", "dedup"):
@@ -279,17 +279,20 @@ def test_every_document_is_accounted_for_in_the_demo_run(demo_run):
         kept = Dataset(run / name / "kept").num_rows
         rejected_ds = run / name / "rejected"
         rejected = Dataset(rejected_ds).num_rows if (rejected_ds / "_manifest.json").exists() else 0
-        # the stage's counters, and the datasets on disk, both add up
         assert s["docs_in"] == s["docs_out"] + s["docs_rejected"], name
         assert s["docs_out"] == kept and s["docs_rejected"] == rejected, name
         assert sum(s["rejected"].values()) == rejected, name
-    # each stage's input is the stage before's output
     assert stages["filter"]["docs_in"] == stages["import"]["docs_out"]
     assert stages["quality"]["docs_in"] == stages["filter"]["docs_out"]
     assert stages["dedup"]["docs_in"] == stages["quality"]["docs_out"]
     shards = json.loads((run / "shards" / "shards.json").read_text())
     placed = shards["splits"]["train"]["docs"] + shards["splits"]["val"]["docs"]
     assert placed == stages["dedup"]["docs_out"]  # weights 1: every document once
+
+
+def test_every_document_is_accounted_for_in_the_demo_run(demo_run):
+    cwd, _ = demo_run
+    assert_accounted(cwd / "runs" / "demo")
 
 
 def test_warc_request_without_a_target_uri_is_a_named_rejection(tmp_path):
@@ -442,3 +445,4 @@ def test_demo_pipeline_killed_at_random_moments_resumes_to_the_same_result(tmp_p
     assert whole["files"] and whole["files"] == killed["files"]
     assert whole["counts"] == killed["counts"]
     assert whole["manifest"] == killed["manifest"]
+    assert_accounted(tmp_path / "runs" / "killed")
