@@ -19,6 +19,7 @@ from pipelines.config import PipelineSpec, StageSpec
 from pipelines.params import ConfigError
 from pipelines.phases import WORK
 from pipelines.progress import Progress
+from pipelines.report import write_report
 from pipelines.runner import (
     PLAN_RECORD,
     STAGE_RECORD,
@@ -122,9 +123,7 @@ def _run_stages(spec: PipelineSpec, run_dir: Path, executor, log, start: float) 
     report = build_report(spec, run_dir, executor.name, outcomes, time.perf_counter() - start)
     (run_dir / "report").mkdir(exist_ok=True)
     write_json_atomic(run_dir / "report" / "report.json", report)
-    from pipelines.report import write_report  # the page, with samples and distributions
-
-    path, full = write_report(run_dir)
+    path, full = write_report(run_dir)  # the page, with samples and distributions
     log(f"report: {path}")
     return full
 

@@ -39,13 +39,10 @@ def _dataset(path: Path) -> Dataset | None:
     return Dataset(path) if (path / MANIFEST_NAME).is_file() else None
 
 
-def _read(ds: Dataset | None, columns: list[str] | None = None) -> pa.Table | None:
+def _read(ds: Dataset | None) -> pa.Table | None:
     if ds is None or not ds.parts:
         return None
-    if columns is not None:
-        names = set(ds.read_part(ds.parts[0], None).schema.names)
-        columns = [c for c in columns if c in names]
-    return pa.concat_tables(list(ds.tables(columns)), promote_options="permissive")
+    return pa.concat_tables(list(ds.tables()), promote_options="permissive")
 
 
 def _per_source(table: pa.Table | None) -> dict[str, dict]:
@@ -333,13 +330,9 @@ def _scores(name: str, kept, rejected, params: dict) -> dict:
         [t.select([c for c in t.column_names if c != "reason" and c != "error"]) for t in tables],
         promote_options="permissive",
     )
+    numeric = (pa.types.is_integer, pa.types.is_floating)
     columns = [
-        c
-        for c in table.column_names
-        if c not in NOT_SCORES
-        and pa.types.is_integer(table.schema.field(c).type)
-        or c not in NOT_SCORES
-        and pa.types.is_floating(table.schema.field(c).type)
+        f.name for f in table.schema if f.name not in NOT_SCORES and any(t(f.type) for t in numeric)
     ]
     thresholds = _thresholds(params, columns)
     histograms = {}
@@ -388,9 +381,13 @@ def _clusters(folder: Path, kept, rejected) -> dict:
             texts.update(zip(t.column("id").to_pylist(), t.column("text").to_pylist(), strict=True))
     examples = []
     biggest = sorted((c for c, s in seen.items() if s > 1), key=lambda c: (-seen[c], c))[:2]
+    members: dict[str, list[dict]] = {c: [] for c in biggest}
+    if biggest:  # one pass over the table for both clusters
+        chosen = clusters.filter(pc.is_in(clusters.column("cluster"), pa.array(biggest)))
+        for r in chosen.to_pylist():
+            members[r["cluster"]].append(r)
     for c in biggest:
-        rows = [r for r in clusters.to_pylist() if r["cluster"] == c]
-        rows.sort(key=lambda r: (not r["kept"], r["id"]))
+        rows = sorted(members[c], key=lambda r: (not r["kept"], r["id"]))
         examples.append(
             {
                 "cluster": c,

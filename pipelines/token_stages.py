@@ -28,18 +28,20 @@ import json
 import math
 import os
 import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpus.dataset import read_part_file, write_bytes_atomic, write_json_atomic
 from corpus.errors import CorpusError
 from corpus.schema import SOURCES
 from corpus.shards import MANIFEST, ShardWriter, dtype_for_vocab, magic_for
-from corpus.stage import text_bytes
 from corpus.tokenizer import (
     SAMPLE_BITS,
     bytes_per_bin,
@@ -72,10 +74,6 @@ def _tokenizer(path: str):
     """The tokenizer at `path`, loaded once per worker process (until the file changes)."""
     st = os.stat(path)
     return _cached_tokenizer(path, st.st_size, st.st_mtime_ns)
-
-
-def _stats_of(records: list[dict]) -> list[dict]:
-    return [r["stats"] for r in records]
 
 
 # --- tokenizer ---------------------------------------------------------------------------------
@@ -271,7 +269,7 @@ class Shard(GlobalStage):
         ]
         tokenized = run("tokenize", parts, keys=[t.key for t in tasks], show=True)
         by_source: dict[str, dict] = {}
-        for s in _stats_of(tokenized):
+        for s in (r["stats"] for r in tokenized):
             for source, c in s["sources"].items():
                 total = by_source.setdefault(
                     source, {"docs": 0, "bytes": 0, "words": 0, "tokens": 0}
@@ -533,25 +531,23 @@ class Shard(GlobalStage):
         )
         # tokens per val bin and source: the driver picks the val split's bins from their sum
         bins = (h[:, 0] >> np.uint64(64 - VAL_BITS)).astype(np.int64)
-        source_list = sources.to_pylist()
-        hist = {}
-        for source in sorted(set(source_list)):
-            mask = np.array([s == source for s in source_list])
+        source_of = np.array(sources.to_pylist(), dtype=object)
+        byte_lengths = pc.binary_length(table.column("text")).to_numpy(zero_copy_only=False)
+        words = np.array([len(t.split()) for t in texts], dtype=np.int64)
+        hist, per_source = {}, {}
+        for source in sorted(set(source_of.tolist())):
+            mask = source_of == source
             hist[source] = np.bincount(
                 bins[mask], weights=lengths[mask] + 1, minlength=1 << VAL_BITS
             ).astype(np.int64)
+            per_source[source] = {
+                "docs": int(mask.sum()),
+                "bytes": int(byte_lengths[mask].sum()),
+                "words": int(words[mask].sum()),
+                "tokens": int(lengths[mask].sum() + mask.sum()),  # each with its <|endoftext|>
+            }
         out.write("valhist", pa.table(hist) if hist else pa.table({"_": pa.array([], pa.int64())}))
-        per_source: dict[str, dict] = {}
-        byte_lengths = [len(t.encode("utf-8")) for t in texts]
-        for source, n_tok, n_bytes, text in zip(
-            sources.to_pylist(), lengths.tolist(), byte_lengths, texts, strict=True
-        ):
-            c = per_source.setdefault(source, {"docs": 0, "bytes": 0, "words": 0, "tokens": 0})
-            c["docs"] += 1
-            c["bytes"] += n_bytes
-            c["words"] += len(text.split())
-            c["tokens"] += n_tok + 1  # with the <|endoftext|> before it
-        return {"docs_in": len(texts), "bytes_in": text_bytes(table), "sources": per_source}
+        return {"docs_in": len(texts), "bytes_in": int(byte_lengths.sum()), "sources": per_source}
 
     def _task_scatter(self, pl, out) -> dict:
         p = self.params
@@ -769,9 +765,6 @@ class Train(GlobalStage):
         return records, dict(records[0]["stats"])
 
     def run_task(self, phase: str, payload: dict, out) -> dict:
-        import subprocess
-        import sys
-
         p = self.params
         folder = Path(out.job.out_dir)
         folder.mkdir(parents=True, exist_ok=True)

@@ -146,8 +146,7 @@ class Trainer:
             self.world,
             seed=cfg.shuffle_seed,
         )
-        val_files = find_shards(args.shards, "val") if cfg.eval_interval else []
-        self.val_files = val_files
+        self.val_files = find_shards(args.shards, "val") if cfg.eval_interval else []
         self.step = 0
         if args.resume:
             self._resume()
