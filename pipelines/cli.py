@@ -17,6 +17,7 @@ from corpus.crawl.crawler import CrawlConfig, crawl, read_seeds
 from corpus.crawl.fetch import FetchLimits
 from corpus.dataset import Dataset
 from corpus.errors import CorpusError
+from corpus.process import exit_process
 from corpus.schema import SOURCES
 from corpus.shards import MANIFEST
 from corpus.tokenizer import load_tokenizer
@@ -708,6 +709,8 @@ def main(argv: list[str] | None = None) -> int:
     except CorpusError as exc:
         print(f"corpus {name}: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (`corpus stages | head`): nothing to say
+        return 0
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -723,5 +726,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The `corpus` console script: `main`, then a clean exit (see corpus/process.py)."""
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

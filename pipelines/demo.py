@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from corpus.process import exit_process
 from corpus.samples import write_pydoc_sample
 from pipelines.cli import main as corpus_main
 
@@ -18,4 +19,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

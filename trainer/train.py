@@ -31,6 +31,7 @@ import torch
 import torch.distributed as dist
 
 from corpus.errors import CorpusError
+from corpus.process import exit_process
 from corpus.shards import MANIFEST
 from trainer.args import add_arguments
 from trainer.config import TrainConfig, TrainConfigError, load_config
@@ -366,4 +367,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())
