@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from corpus.crawl.crawler import CrawlConfig, crawl, read_seeds
+from corpus.crawl.crawler import check_seeds, crawl, read_seeds
 from corpus.crawl.fetch import FetchLimits
 from corpus.dataset import Dataset
 from corpus.errors import CorpusError
@@ -36,6 +36,7 @@ from filters.classify import (
     write_model_info,
 )
 from pipelines.config import load_pipeline, read_yaml
+from pipelines.crawl_stage import CrawlParams
 from pipelines.executors import make_executor
 from pipelines.params import ConfigError, describe_type, parse_params
 from pipelines.pipeline import run_pipeline, run_status, stage_job, summary_line
@@ -527,26 +528,21 @@ def _print_figures(figures: dict, as_json: bool) -> None:
 
 
 def cmd_crawl(args) -> int:
-    if args.delay < 0 or args.timeout <= 0 or args.max_page_mb <= 0:
-        raise ConfigError("--delay must be ≥0, --timeout and --max-page-mb > 0")
-    limits = FetchLimits(
-        read_timeout_s=args.timeout,
-        connect_timeout_s=min(10.0, args.timeout),
-        deadline_s=max(60.0, 3 * args.timeout),
-        max_bytes=int(args.max_page_mb * (1 << 20)),
-        allow_private=args.allow_private,
-        user_agent=args.user_agent,
-    )
-    config = CrawlConfig(
-        max_pages=args.max_pages,
-        max_depth=args.max_depth,
-        allow_domains=tuple(d.lower().strip(".") for d in args.allow_domain),
-        delay_s=args.delay,
-        per_host_concurrency=args.per_host_concurrency,
-        obey_robots=not args.ignore_robots,
-        limits=limits,
-    )
-    seeds = read_seeds(Path(args.seeds))
+    seeds = check_seeds(read_seeds(Path(args.seeds)))  # a bad seed is bad input: exit 1
+    raw = {
+        "seeds": seeds,
+        "max_pages": args.max_pages,
+        "max_depth": args.max_depth,
+        "allow_domains": args.allow_domain,
+        "allow_private": args.allow_private,
+        "obey_robots": not args.ignore_robots,
+        "delay_s": args.delay,
+        "per_host_concurrency": args.per_host_concurrency,
+        "timeout_s": args.timeout,
+        "max_page_mb": args.max_page_mb,
+        "user_agent": args.user_agent,
+    }
+    config = parse_params(CrawlParams, raw, "corpus crawl").config()
     executor = make_executor(args.executor, args.address, args.workers)
     try:
         summary = crawl(seeds, Path(args.out), config, executor, log=_log)

@@ -9,6 +9,8 @@ stages:
     name: filter                 # the stage's folder in the run (default: its type)
     min_words: 50                # input: defaults to the closest earlier non-sink stage
 ```
+`input:` may list several stages (`input: [web, books, forums]`): the stage reads all their parts.
+A source stage reads `paths`, or with `input: crawl` the files an earlier crawl stage wrote.
 Every error names the file and the key, in one line.
 """
 
@@ -23,7 +25,7 @@ import yaml
 
 from corpus.dataset import MANIFEST_NAME
 from pipelines.params import ConfigError, parse_params
-from pipelines.stages import SourceStage, Stage, stage_class
+from pipelines.stages import FilesStage, SourceStage, Stage, stage_class
 
 TOP_KEYS = ("name", "description", "stages")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -38,8 +40,9 @@ class StageSpec:
     name: str
     cls: type[Stage]
     params: object  # an instance of cls.Params
-    input: str | None = None  # an earlier stage's name
-    input_dataset: Path | None = None  # or a dataset folder outside the run
+    # what it reads: earlier stages' names (str) and dataset folders outside the run (Path);
+    # for a source stage, an earlier stage that writes files (a crawl), or nothing (its paths)
+    inputs: list[str | Path] = dataclasses.field(default_factory=list)
 
     @property
     def params_dict(self) -> dict:
@@ -117,15 +120,35 @@ def _stage_spec(path: Path, index: int, raw: object, earlier: list[StageSpec]) -
     cls.check_refs(params, {s.name: s.cls.type_name for s in earlier}, where)
     spec = StageSpec(index=index, name=name, cls=cls, params=params)
     if issubclass(cls, SourceStage):
+        _resolve_source(spec, input_ref, earlier, where)
+    elif issubclass(cls, FilesStage):
         if input_ref is not None:
-            raise ConfigError(f"{where}.input: a source stage reads files, not another stage")
+            raise ConfigError(f"{where}.input: a {type_name} stage reads no other stage")
+    else:
+        _resolve_input(spec, input_ref, earlier, where)
+    return spec
+
+
+def _resolve_source(spec: StageSpec, ref: object, earlier: list[StageSpec], where: str) -> None:
+    paths = getattr(spec.params, "paths", None)
+    if ref is None:
+        if not paths:
+            raise ConfigError(f"{where}: needs paths (the files to read) or input (a crawl stage)")
         try:
-            cls(params).input_files()
+            spec.cls(spec.params).input_files()
         except ConfigError as exc:
             raise ConfigError(f"{where}.paths: {exc}") from None
-        return spec
-    _resolve_input(spec, input_ref, earlier, where)
-    return spec
+        return
+    writers = [s.name for s in earlier if issubclass(s.cls, FilesStage)]
+    if ref not in writers:
+        known = f"; those are: {', '.join(writers)}" if writers else ""
+        raise ConfigError(
+            f"{where}.input: a source stage reads files; '{ref}' is not an earlier stage that "
+            f"writes files (such as crawl){known}"
+        )
+    if paths:
+        raise ConfigError(f"{where}: give paths or input, not both")
+    spec.inputs = [ref]
 
 
 def _resolve_input(spec: StageSpec, ref: object, earlier: list[StageSpec], where: str) -> None:
@@ -133,14 +156,24 @@ def _resolve_input(spec: StageSpec, ref: object, earlier: list[StageSpec], where
     if ref is None:
         if not producers:
             raise ConfigError(f"{where}: needs an input; put a source stage before it or set input")
-        spec.input = producers[-1].name
-    elif not isinstance(ref, str):
-        raise ConfigError(f"{where}.input must be a stage name or a dataset folder, got {ref!r}")
-    elif any(s.name == ref for s in producers):
-        spec.input = ref
-    elif (Path(ref) / MANIFEST_NAME).is_file():
-        spec.input_dataset = Path(ref).resolve()
-    else:
-        raise ConfigError(
-            f"{where}.input: '{ref}' is neither an earlier stage nor a dataset folder"
-        )
+        spec.inputs = [producers[-1].name]
+        return
+    refs = ref if isinstance(ref, list) else [ref]
+    if not refs:
+        raise ConfigError(f"{where}.input must name at least one stage or dataset folder")
+    for one in refs:
+        if not isinstance(one, str):
+            raise ConfigError(
+                f"{where}.input must be a stage name, a dataset folder or a list of them, "
+                f"got {one!r}"
+            )
+        if any(s.name == one for s in producers):
+            spec.inputs.append(one)
+        elif (Path(one) / MANIFEST_NAME).is_file():
+            spec.inputs.append(Path(one).resolve())
+        else:
+            raise ConfigError(
+                f"{where}.input: '{one}' is neither an earlier stage nor a dataset folder"
+            )
+    if len(set(spec.inputs)) < len(spec.inputs):
+        raise ConfigError(f"{where}.input names the same input twice")

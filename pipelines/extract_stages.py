@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -44,7 +44,7 @@ def unsupported(path: Path, source: str, why: str) -> Iterator[StageResult]:
 
 @dataclass(frozen=True)
 class _Common:
-    paths: list[str]
+    paths: list[str] = field(default_factory=list)  # or `input:` naming a crawl stage
     part_rows: int = 100_000
     part_mb: int = 64
 

@@ -31,8 +31,9 @@ from pipelines.runner import (
     part_tasks,
     run_stage,
     source_tasks,
+    stage_files,
 )
-from pipelines.stages import SourceStage
+from pipelines.stages import FilesStage, SourceStage
 
 PIPELINE_RECORD = "pipeline.json"
 LOCK_NAME = "lock"
@@ -129,11 +130,22 @@ def _run_stages(spec: PipelineSpec, run_dir: Path, executor, log, start: float) 
 
 
 def _plan_stage(st: StageSpec, run_dir: Path, hashes: dict[str, str]) -> tuple[list[Task], str]:
+    """The stage's tasks, and the hash of what it reads (chained to earlier stages' configs)."""
+    if issubclass(st.cls, FilesStage):
+        return [], ""
     if issubclass(st.cls, SourceStage):
-        return source_tasks(st.cls(st.params)), ""
-    if st.input is not None:
-        return part_tasks(Dataset(run_dir / st.input / "kept")), hashes[st.input]
-    return part_tasks(Dataset(st.input_dataset)), ""
+        if not st.inputs:
+            return source_tasks(st.cls(st.params)), ""
+        (writer,) = st.inputs
+        files = stage_files(run_dir / "_state" / writer)
+        return source_tasks(st.cls(st.params), files), hashes[writer]
+    tasks, upstream = [], []
+    for i, ref in enumerate(st.inputs):
+        folder = run_dir / ref / "kept" if isinstance(ref, str) else ref
+        prefix = "" if len(st.inputs) == 1 else f"{ref}-" if isinstance(ref, str) else f"in{i}-"
+        tasks += part_tasks(Dataset(folder), prefix)
+        upstream.append(hashes[ref] if isinstance(ref, str) else "")
+    return tasks, upstream[0] if len(upstream) == 1 else "+".join(upstream)
 
 
 def summary_line(o: StageOutcome) -> str:

@@ -35,7 +35,15 @@ from corpus.stage import StageResult, reason_counts, text_bytes
 from pipelines.params import parse_params
 from pipelines.phases import PhaseDriver, output_parts
 from pipelines.progress import Progress
-from pipelines.stages import GlobalStage, MapStage, SinkStage, SourceStage, Stage, stage_class
+from pipelines.stages import (
+    FilesStage,
+    GlobalStage,
+    MapStage,
+    SinkStage,
+    SourceStage,
+    Stage,
+    stage_class,
+)
 
 STAGE_RECORD = "_stage.json"  # written when every task is committed and outputs are published
 PLAN_RECORD = "_plan.json"  # the tasks of the stage's current run, for `corpus status`
@@ -94,19 +102,21 @@ def config_hash(stage_type: str, version: int, params: dict, upstream: str) -> s
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-def source_tasks(stage: SourceStage) -> list[Task]:
+def source_tasks(stage: SourceStage, files: list[Path] | None = None) -> list[Task]:
+    """One task per input file: the stage's own `paths`, or `files` another stage wrote."""
     tasks = []
-    for i, path in enumerate(stage.input_files()):
+    for i, path in enumerate(stage.input_files() if files is None else files):
         st = path.stat()
         fingerprint = f"{path}|{st.st_size}|{st.st_mtime_ns}"
         tasks.append(Task(key=f"part-{i:05d}", input_path=str(path), fingerprint=fingerprint))
     return tasks
 
 
-def part_tasks(dataset: Dataset) -> list[Task]:
+def part_tasks(dataset: Dataset, prefix: str = "") -> list[Task]:
+    """One task per part; `prefix` keeps keys apart when a stage reads several datasets."""
     return [
         Task(
-            key=p.name.removesuffix(".parquet"),
+            key=prefix + p.name.removesuffix(".parquet"),
             input_path=str(dataset.path / p.name),
             fingerprint=p.sha256,
         )
@@ -249,6 +259,8 @@ def run_stage(
     stage = job.build()
     if isinstance(stage, GlobalStage):
         return run_global(job, stage, tasks, executor, log, start)
+    if isinstance(stage, FilesStage):
+        return run_files(job, stage, executor, log, start)
     state_dir = Path(job.state_dir)
     base = {"kept": Path(job.kept_dir), "rejected": Path(job.rejected_dir)}
     base["fragment"] = job.fragments_dir
@@ -356,6 +368,33 @@ def run_global(
     return StageOutcome(
         job.name, stage.kind, len(tasks), reused, time.perf_counter() - start, stats
     )
+
+
+def run_files(job: StageJob, stage: FilesStage, executor, log, start: float) -> StageOutcome:
+    """Run a stage that writes files (a crawl): reused whole while its record and files hold;
+    otherwise it resumes its own work, after clearing what another config left."""
+    state_dir = Path(job.state_dir)
+    done = _stage_complete(job, [])
+    if done is not None:
+        return StageOutcome(job.name, stage.kind, 1, 1, 0.0, done["stats"])
+    (state_dir / STAGE_RECORD).unlink(missing_ok=True)
+    earlier = load_record(state_dir, PLAN_RECORD.removesuffix(".json"))
+    if earlier is not None and earlier.get("config_hash") != job.config_hash:
+        log(f"[{job.name}] the config changed: starting over")
+        stage.reset(Path(job.out_dir))
+    plan = _plan(job, [])
+    state_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(state_dir / PLAN_RECORD, plan)
+    files, stats = stage.make(Path(job.out_dir), executor, log)
+    outputs = [{"path": str(p), "sha256": sha256_file(p)} for p in files]
+    write_json_atomic(state_dir / STAGE_RECORD, {**plan, "outputs": outputs, "stats": stats})
+    return StageOutcome(job.name, stage.kind, 1, 0, time.perf_counter() - start, stats)
+
+
+def stage_files(state_dir: Path) -> list[Path]:
+    """The files a finished files stage wrote, from its stage record."""
+    done = json.loads((state_dir / STAGE_RECORD).read_text())
+    return [Path(o["path"]) for o in done["outputs"]]
 
 
 def _publish(job: StageJob, stage: Stage, tasks: list[Task], records: dict[str, dict]) -> None:

@@ -1,10 +1,12 @@
 """Stage types, registered by name (as Dolma registers taggers); a config names them in `stage:`.
 
 A stage type wraps a plain function from `corpus` or `filters` and declares its parameters as a
-`Params` dataclass. Three kinds exist:
+`Params` dataclass. These kinds exist:
+- a files stage writes files that are not documents yet (a crawl's WARC files);
 - a source reads input files into documents (one task per file, one or more parts per task);
 - a map turns one part into kept and rejected rows (one task per part);
-- a sink serializes each part into a fragment, then joins the fragments into its output files.
+- a sink serializes each part into a fragment, then joins the fragments into its output files;
+- a global stage sees the whole dataset at once (dedup, tokenizer, shards, training).
 A stage outside this module is named by its import path, `package.module:ClassName`.
 """
 
@@ -90,6 +92,22 @@ class Stage:
         """Parameters with references to other stages of a pipeline run resolved (a tokenizer
         named by its stage) as the stage runs, before its config hash is taken."""
         return params
+
+
+class FilesStage(Stage):
+    """Writes files rather than documents (a crawl's WARC files); a source stage whose `input`
+    names it reads them. It resumes its own work: a killed crawl goes on from its WARC files."""
+
+    kind = "files"
+    produces_documents = False
+
+    def make(self, out_dir: Path, executor, log) -> tuple[list[Path], dict]:
+        """Do the work into `out_dir`; returns the files written (in a fixed order) and the
+        stage's stats."""
+        raise NotImplementedError
+
+    def reset(self, out_dir: Path) -> None:
+        """Remove what an earlier run under another config left in `out_dir`."""
 
 
 class SourceStage(Stage):
@@ -190,7 +208,7 @@ class ImportJsonl(SourceStage):
 
     @dataclass(frozen=True)
     class Params:
-        paths: list[str]
+        paths: list[str] = dataclasses.field(default_factory=list)
         source: Literal["web", "article", "book", "forum", "social"] = "web"
         part_rows: int = 100_000
         part_mb: int = 64
@@ -276,4 +294,10 @@ def stage_params_doc(cls) -> list[tuple[str, str, object]]:
 
 
 # the extract_*, filter, dedup, tokenizer and shard stages register themselves on import
-from pipelines import dedup_stage, extract_stages, filter_stages, token_stages  # noqa: E402, F401
+from pipelines import (  # noqa: E402, F401
+    crawl_stage,
+    dedup_stage,
+    extract_stages,
+    filter_stages,
+    token_stages,
+)

@@ -388,10 +388,7 @@ def crawl(
     out_dir.mkdir(parents=True, exist_ok=True)
     state_dir = out_dir / "_state"
     state_dir.mkdir(exist_ok=True)
-    starts = [normalize_url(s) for s in seeds]
-    bad = [s for s, n in zip(seeds, starts, strict=True) if n is None]
-    if bad:
-        raise CorpusError(f"not an http(s) URL: {bad[0]}")
+    starts = check_seeds(seeds)
     domains = sorted({urlsplit(s).hostname for s in starts} | set(config.allow_domains))
 
     summary = CrawlSummary()
@@ -458,6 +455,15 @@ def crawl(
     summary.warc_files = [p.name for p in sorted(out_dir.glob("crawl-*.warc.gz"))]
     (state_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=1, sort_keys=True))
     return summary
+
+
+def check_seeds(seeds: list[str]) -> list[str]:
+    """The seeds normalized; one that is not an http(s) URL is a one-line error."""
+    starts = [normalize_url(s) for s in seeds]
+    bad = [s for s, n in zip(seeds, starts, strict=True) if n is None]
+    if bad:
+        raise CorpusError(f"not an http(s) URL: {bad[0]}")
+    return starts
 
 
 def read_seeds(path: Path) -> list[str]:
