@@ -217,7 +217,10 @@ def _funnel(data: dict) -> str:
                 else (f"~{_n(v['tokens_est'])}" if v.get("tokens_est") else "–")
             )
             cells += f"<td>{_n(v.get('docs'))}</td><td>{_mb(v.get('bytes'))}</td><td>{tok}</td>"
-        out.append(f"<tr><td class=l>{escape(f['stage'])}</td>{cells}</tr>")
+        label = f["stage"]
+        if len(f.get("merged") or []) > 1:
+            label += f" ({', '.join(f['merged'])})"
+        out.append(f"<tr><td class=l>{escape(label)}</td>{cells}</tr>")
     out.append("</table></section>")
     return "".join(out)
 

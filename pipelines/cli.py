@@ -322,7 +322,6 @@ def cmd_run(args) -> int:
         run_pipeline(spec, run_dir, executor, log=_log)
     finally:
         executor.close()
-    _log(f"report: {run_dir / 'report' / 'report.json'}")
     return 0
 
 

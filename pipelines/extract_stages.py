@@ -70,6 +70,31 @@ class _HtmlParams(_Common):
     time_limit_s: float = 5.0
     max_page_mb: float = 8.0
     min_chars: int = 1
+    # regexes (searched in the record's URL) choosing which WARC records this stage reads, so
+    # that two stages can split one crawl (`/news/` as articles, the rest as web pages); the
+    # others are counted as url_not_selected
+    url_include: str | None = None
+    url_exclude: str | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        for key in ("url_include", "url_exclude"):
+            try:
+                re.compile(getattr(self, key) or "")
+            except re.error as exc:
+                raise ValueError(f"{key} is not a valid regex: {exc}") from None
+
+    def select(self):
+        """A test of a record's URL, or None to read every record."""
+        if self.url_include is None and self.url_exclude is None:
+            return None
+        include = re.compile(self.url_include or "")
+        exclude = re.compile(self.url_exclude) if self.url_exclude else None
+
+        def chosen(url: str) -> bool:
+            return bool(include.search(url)) and not (exclude and exclude.search(url))
+
+        return chosen
 
 
 def _options(p: _HtmlParams, comments: bool | None = None) -> ExtractOptions:
@@ -85,7 +110,8 @@ def _options(p: _HtmlParams, comments: bool | None = None) -> ExtractOptions:
 def _read_web(stage: _Extract, path: Path, options: ExtractOptions) -> Iterator[StageResult]:
     head = sniff(path)
     if head.startswith((b"WARC/", b"warc/")):
-        return read_warc(path, source=stage.source, options=options, **stage.sizes())
+        select = stage.params.select()
+        return read_warc(path, source=stage.source, options=options, select=select, **stage.sizes())
     if is_html(None, head):
         return read_html_file(path, source=stage.source, options=options)
     return unsupported(path, stage.source, "neither a WARC/WET file nor an HTML page")

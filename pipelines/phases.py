@@ -146,8 +146,12 @@ class PhaseDriver:
             self.work.mkdir(parents=True)
             write_json_atomic(meta_path, meta)
 
-    def run(self, phase: str, tasks: list[PhaseTask], show: bool = False) -> list[dict]:
-        """Run the tasks of `phase` not already committed; their records, sorted by key."""
+    def run(
+        self, phase: str, tasks: list[PhaseTask], show: bool = False, on_driver: bool = False
+    ) -> list[dict]:
+        """Run the tasks of `phase` not already committed; their records, sorted by key.
+        `on_driver` runs them in this process, one by one (a task that starts its own
+        processes, such as training)."""
         started = time.perf_counter()
         records, pending = {}, []
         for task in tasks:
@@ -160,9 +164,11 @@ class PhaseDriver:
         progress = Progress(f"{self.job.name} {phase}") if show else None
         if progress:
             progress.begin(len(tasks), len(records))
-        for record in self.executor.map_unordered(
-            execute_phase_task, [(self.job, t) for t in pending]
-        ):
+        if on_driver:
+            done = (execute_phase_task(self.job, t) for t in pending)
+        else:
+            done = self.executor.map_unordered(execute_phase_task, [(self.job, t) for t in pending])
+        for record in done:
             records[record["key"]] = record
             if progress:
                 progress(record)
@@ -172,12 +178,17 @@ class PhaseDriver:
         return [records[k] for k in sorted(records)]
 
     def run_payloads(
-        self, phase: str, payloads: list[dict], keys: list[str] | None = None, show: bool = False
+        self,
+        phase: str,
+        payloads: list[dict],
+        keys: list[str] | None = None,
+        show: bool = False,
+        on_driver: bool = False,
     ) -> list[dict]:
         """`run` for one task per payload, keyed by `keys` (default: 000000, 000001, ...)."""
         keys = keys or [f"{i:06d}" for i in range(len(payloads))]
         tasks = [PhaseTask(phase, k, pl) for k, pl in zip(keys, payloads, strict=True)]
-        return self.run(phase, tasks, show=show)
+        return self.run(phase, tasks, show=show, on_driver=on_driver)
 
     def _load(self, task: PhaseTask) -> dict | None:
         try:

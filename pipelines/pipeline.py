@@ -19,7 +19,7 @@ from pipelines.config import PipelineSpec, StageSpec
 from pipelines.params import ConfigError
 from pipelines.phases import WORK
 from pipelines.progress import Progress
-from pipelines.report import write_report
+from pipelines.report import summary, write_report
 from pipelines.runner import (
     PLAN_RECORD,
     STAGE_RECORD,
@@ -125,6 +125,7 @@ def _run_stages(spec: PipelineSpec, run_dir: Path, executor, log, start: float) 
     (run_dir / "report").mkdir(exist_ok=True)
     write_json_atomic(run_dir / "report" / "report.json", report)
     path, full = write_report(run_dir)  # the page, with samples and distributions
+    log(f"\n{summary(full)}\n")
     log(f"report: {path}")
     return full
 

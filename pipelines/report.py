@@ -189,7 +189,12 @@ def collect(run_dir: str | Path) -> dict:
             for s, v in per.items():
                 bpt = bytes_per_token.get(s)
                 v["tokens_est"] = int(v["bytes"] / bpt) if bpt else None
-            funnel.append({"stage": name, "type": kind, "sources": per})
+            if outcome.get("kind") == "source" and funnel and funnel[-1].get("merged"):
+                _merge_sources(funnel[-1], name, per)  # several source stages: one first row
+            elif outcome.get("kind") == "source":
+                funnel.append({"stage": name, "type": kind, "sources": per, "merged": [name]})
+            else:
+                funnel.append({"stage": name, "type": kind, "sources": per})
         if rejected is not None and rejected.num_rows:
             drops.append(_drops(run_dir, name, kept, rejected, params.get(name) or {}))
             if kind == "filter" or any(c.endswith("_score") for c in rejected.column_names):
@@ -243,6 +248,19 @@ def collect(run_dir: str | Path) -> dict:
         "scores": scores,
         **extras,
     }
+
+
+def _merge_sources(entry: dict, name: str, per: dict) -> None:
+    """Add a source stage's documents to the funnel's first row, named "sources" once it
+    holds more than one stage."""
+    entry["merged"].append(name)
+    entry["stage"], entry["type"] = "sources", "source"
+    for s, v in per.items():
+        into = entry["sources"].setdefault(s, {"docs": 0, "bytes": 0, "tokens_est": None})
+        into["docs"] += v["docs"]
+        into["bytes"] += v["bytes"]
+        if v.get("tokens_est") is not None:
+            into["tokens_est"] = (into.get("tokens_est") or 0) + v["tokens_est"]
 
 
 def _seeds(params: dict) -> dict:

@@ -761,7 +761,9 @@ class Train(GlobalStage):
         return [f for f in files if f.is_file()]
 
     def drive(self, driver, tasks) -> tuple[list[dict], dict]:
-        records = driver.run_payloads("train", [{}])
+        # the trainer is a child process of the driver that uses every core (or the GPU) of
+        # this machine, and its progress lines reach the terminal as they are printed
+        records = driver.run_payloads("train", [{}], on_driver=True)
         return records, dict(records[0]["stats"])
 
     def run_task(self, phase: str, payload: dict, out) -> dict:
@@ -780,13 +782,17 @@ class Train(GlobalStage):
         if any(folder.glob("ckpt_*.pt")):
             cmd.append("--resume")
         env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "RANK")}
-        done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True)  # fmt: skip
-        for line in done.stderr.splitlines():
-            if line.startswith(("step", "training", "resumed")):
-                print(f"[train] {line}", file=sys.stderr, flush=True)
-        if done.returncode:
-            last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no output"
+        last = "no output"
+        with subprocess.Popen(
+            cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        ) as child:
+            for line in child.stderr:
+                line = line.rstrip("\n")
+                if line.strip():
+                    last = line
+                if line.startswith(("step", "training", "resumed")):
+                    print(f"[train] {line}", file=sys.stderr, flush=True)
+        if child.returncode:
             raise CorpusError(f"training failed: {last}")
         rows = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
         final = sorted(folder.glob("ckpt_*.pt"))[-1]

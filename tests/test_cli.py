@@ -118,7 +118,7 @@ def test_status_shows_parts_done_per_stage(tmp_path):
     run = tmp_path / "run"
     proc = run_corpus("run", config, "--run-dir", run, "--executor", "local")
     assert proc.returncode == 0, proc.stderr
-    assert f"report: {run}/report/report.json" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == f"report: {run}/report/index.html"
     status = run_corpus("status", run)
     rows = {line.split()[0]: line.split() for line in status.stdout.splitlines()[1:]}
     parts = len(list((run / "import" / "kept").glob("part-*.parquet")))

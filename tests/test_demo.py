@@ -1,56 +1,129 @@
-"""`make demo` does something real: the bundled sample through import, filters, dedup, export,
-tokenizer training and token shards."""
+"""`make demo` does the whole mission on the generated sample: a local site crawled for real,
+all five kinds of extraction, filters, dedup, tokenizer, shards, training and the report; and a
+second run resumes at once."""
 
 import json
-import pydoc_data.topics
+import re
+import subprocess
+import sys
 
 import zstandard
 
 from corpus.dataset import Dataset
+from corpus.samples import OTHER_LANGUAGES, TOXIC_WORDS
+from tests.helpers import ROOT, snapshot
+
+SOURCES = ["web", "articles", "books", "forums", "social"]
+DATA_SUFFIXES = {".parquet", ".gz", ".bin", ".pt", ".zst"}  # never rewritten when reused
+
+
+def _rows(run, stage, kind="kept"):
+    return Dataset(run / stage / kind).read_all().to_pylist()
 
 
 def test_demo_runs_end_to_end_and_says_where_the_report_is(demo_run):
     tmp_path, proc = demo_run
-    assert "report: runs/demo/report/report.json" in proc.stderr
-    report = json.loads((tmp_path / "runs/demo/report/report.json").read_text())
+    run = tmp_path / "runs/demo"
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1] == "report: runs/demo/report/index.html"
+    assert any(re.match(r"quality\s+filter\s+\d+\s+\d+\s+\w", line) for line in lines)  # funnel
+    report = json.loads((run / "report/report.json").read_text())
     names = [s["name"] for s in report["stages"]]
     assert names == [
-        "import", "filter", "quality", "dedup", "export", "tokenizer", "shards", "train"
+        "crawl", *SOURCES, "filter", "quality", "dedup", "export", "tokenizer", "shards", "train"
     ]  # fmt: skip
-    assert "report: runs/demo/report/index.html" in proc.stderr
-    quality, dedup = report["stages"][2], report["stages"][3]
+    stages = {s["name"]: s for s in report["stages"]}
 
-    exported = tmp_path / "runs/demo/export/documents.jsonl.zst"
+    # the crawl fetched the site over HTTP: robots.txt kept it out of /private/, broken links
+    # are counted, and the RSS feed led it to the news articles
+    crawl = stages["crawl"]
+    assert crawl["rejected"]["robots_disallowed"] >= 1 and crawl["rejected"]["http_status"] >= 1
+    assert list((run / "crawl").glob("crawl-*.warc.gz"))
+    web, articles = _rows(run, "web"), _rows(run, "articles")
+    assert crawl["docs_out"] == len(web) + len(articles) + stages["web"]["docs_rejected"]
+    assert not any("/private/" in r["url"] for r in web)
+    assert all("/news/" not in r["url"] for r in web)
+    assert articles and all("/news/" in r["url"] for r in articles)
+    assert all(r["author"] and r["date"] for r in articles)  # the byline, from the page
+
+    books = _rows(run, "books")
+    assert len(books) == 4 and all("PROJECT GUTENBERG" not in b["text"] for b in books)
+    assert any("Dédié à tous les élèves" in b["text"] for b in books)  # the Latin-1 book
+    assert any(b["title"] == "A Python Reference Reader" for b in books)  # the EPUB
+    forums = _rows(run, "forums")
+    assert forums and all(r["text"].startswith("How does ") for r in forums)
+    social = _rows(run, "social")
+    kinds = {r["id"].split(":")[0] for r in social}
+    assert kinds == {"reddit", "mastodon"}
+    assert [r["reason"] for r in _rows(run, "social", "rejected")] == ["boost"]
+
+    # one filter reads every source; each planted bad page is dropped for its reason
+    assert stages["filter"]["docs_in"] == sum(stages[s]["docs_out"] for s in SOURCES)
+    dropped = {r["url"]: r["reason"] for r in _rows(run, "quality", "rejected") if r["url"]}
+    for code in OTHER_LANGUAGES:
+        assert dropped[f"http://127.0.0.1:8620/lang/{code}.html"] == "language_keep"
+    assert dropped["http://127.0.0.1:8620/community/rant.html"] == "toxic_words_max_fraction"
+    offers = [u for u in dropped if "/offers/" in u]
+    assert len(offers) == 3 and all(dropped[u].startswith("gopher_") for u in offers)
+    kept_text = " ".join(r["text"] for r in _rows(run, "quality"))
+    assert not re.search(rf"\b({'|'.join(TOXIC_WORDS)})\b", kept_text, re.IGNORECASE)
+
+    # dedup: the printer-friendly copies and their originals form the clusters
+    clusters = _rows(run, "dedup", "clusters")
+    by_cluster: dict = {}
+    for c in clusters:
+        by_cluster.setdefault(c["cluster"], []).append(c)
+    pairs = [m for m in by_cluster.values() if len(m) > 1]
+    assert pairs and stages["dedup"]["rejected"]["minhash_duplicate"] == len(pairs)
+    url = {r["id"]: r["url"] for r in _rows(run, "quality")}
+    for members in pairs:
+        paths = sorted(url[m["id"]].split("8620")[1] for m in members)
+        assert len(paths) == 2 and paths[1] == paths[0].replace("/docs/", "/docs/print/")
+        kept = [m for m in members if m["kept"]]
+        assert len(kept) == 1 and "/print/" not in url[kept[0]["id"]]  # the longer original
+
+    exported = run / "export/documents.jsonl.zst"
     data = zstandard.ZstdDecompressor().decompressobj().decompress(exported.read_bytes())
     docs = [json.loads(line) for line in data.decode().splitlines()]
-    topics = pydoc_data.topics.topics
-    long_enough = {f"pydoc-topic:{k}" for k, v in topics.items() if len(v.split()) >= 100}
-    assert 0 < len(long_enough) < len(topics)
-    kept = {d["id"] for d in docs}
-    assert kept < long_enough  # topics of 100+ words that also pass the quality rules
-    assert quality["docs_in"] == len(long_enough)
-    assert quality["docs_out"] == dedup["docs_in"]
-    assert sum(quality["rejected"].values()) == len(long_enough) - dedup["docs_in"]
-    assert dedup["docs_out"] == len(kept)
-    assert dedup["docs_in"] == dedup["docs_out"] + dedup["rejected"].get("minhash_duplicate", 0)
-    clusters = Dataset(tmp_path / "runs/demo/dedup/clusters").read_all().to_pylist()
-    assert len(clusters) == dedup["docs_in"]
-    assert {c["id"] for c in clusters if c["kept"]} == kept
-    assert all(
-        reason.startswith(("language_", "gopher_", "c4_", "fineweb_"))
-        for reason in quality["rejected"]
-    )
-    shards = json.loads((tmp_path / "runs/demo/shards/shards.json").read_text())
+    assert len(docs) == stages["dedup"]["docs_out"]
+    assert {d["source"] for d in docs} == {"web", "article", "book", "forum", "social"}
+
+    shards = json.loads((run / "shards/shards.json").read_text())
     splits = shards["splits"]
-    assert splits["train"]["docs"] + splits["val"]["docs"] == len(kept)
+    assert splits["train"]["docs"] + splits["val"]["docs"] == len(docs)
     assert splits["val"]["tokens"] > 0 and splits["train"]["shards"] >= 1
     assert shards["tokenizer"]["vocab_size"] <= 4096
 
     # a few hundred training steps on the shards, the loss printed as it falls
-    rows = [
-        json.loads(x) for x in (tmp_path / "runs/demo/train/metrics.jsonl").read_text().splitlines()
-    ]
+    rows = [json.loads(x) for x in (run / "train/metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 199
     assert rows[-1]["loss"] < rows[0]["loss"] - 3.0
     assert "[train] step    199 loss" in proc.stderr
-    assert (tmp_path / "runs/demo/train/ckpt_000200.pt").is_file()
+    assert (run / "train/ckpt_000200.pt").is_file()
+
+
+def test_demo_run_again_resumes_at_once(demo_run):
+    tmp_path, first = demo_run
+    run = tmp_path / "runs/demo"
+    before = snapshot(run)
+    heavy = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.suffix in DATA_SUFFIXES}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.demo", "--executor", "local"],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "[train] step" not in proc.stderr and "round 1" not in proc.stderr
+    summaries = [
+        line for line in proc.stderr.splitlines() if re.match(r"\[[a-z]+\] \d+ parts", line)
+    ]
+    assert len(summaries) == 13
+    for line in summaries:
+        done = re.match(r"\[[a-z]+\] (\d+) parts \((\d+) reused\)", line)
+        assert done and done[1] == done[2], line  # every stage reused whole
+    assert snapshot(run) == before  # the same bytes everywhere
+    assert [p for p, t in heavy.items() if p.stat().st_mtime_ns != t] == []
+    assert proc.stderr.strip().splitlines()[-1] == "report: runs/demo/report/index.html"

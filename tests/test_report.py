@@ -4,6 +4,7 @@ checked against the run's own datasets, and rendered in headless Chromium."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 
@@ -30,12 +31,19 @@ def test_report_counts_agree_with_the_run(demo, tmp_path):
     assert f"report: {out / 'index.html'}" in r.stderr
     data = json.loads((out / "report.json").read_text())
     html = (out / "index.html").read_text()
-    assert "<script" not in html and "http://" not in html and "https://" not in html
+    assert "<script" not in html and "<link" not in html and "url(" not in html
+    # nothing fetched from elsewhere (URLs appear as text: the documents' own addresses)
+    assert not re.search(r"""(src|href|action)\s*=\s*["']?(https?:)?//""", html)
     # the funnel: documents per stage, from the kept datasets
     funnel = {f["stage"]: f["sources"] for f in data["funnel"]}
-    for stage in ("import", "filter", "quality", "dedup"):
+    for stage in ("filter", "quality", "dedup"):
         kept = Dataset(demo / stage / "kept").num_rows
         assert sum(v["docs"] for v in funnel[stage].values()) == kept
+    sources = ("web", "articles", "books", "forums", "social")  # one row for the five
+    assert sum(v["docs"] for v in funnel["sources"].values()) == sum(
+        Dataset(demo / stage / "kept").num_rows for stage in sources
+    )
+    assert funnel["sources"]["book"]["docs"] == Dataset(demo / "books" / "kept").num_rows
     shards = json.loads((demo / "shards" / "shards.json").read_text())
     total = shards["splits"]["train"]["tokens"] + shards["splits"]["val"]["tokens"]
     assert sum(v["tokens"] for v in funnel["shards"].values()) == total
@@ -64,7 +72,9 @@ def test_report_counts_agree_with_the_run(demo, tmp_path):
     assert quality["lang_score"]["n"] == seen
     assert [t["value"] for t in quality["lang_score"]["thresholds"]] == [0.5]
     assert sum(data["languages"].values()) == seen
-    assert set(data["fertility"]) == {"web"} and 1 < data["fertility"]["web"] < 3
+    assert set(data["fertility"]) == set(shards["sources"])
+    assert set(shards["sources"]) == {"web", "article", "book", "forum", "social"}
+    assert all(1 < f < 3 for f in data["fertility"].values())
     assert data["dedup"]["documents"] == Dataset(demo / "dedup" / "clusters").num_rows
     stages = {s["name"]: s for s in data["stages"]}
     assert stages["quality"]["params"]["c4"]["min_sentences"] == 5

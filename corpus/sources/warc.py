@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -140,8 +140,10 @@ def read_warc(
     options: ExtractOptions = DEFAULT_OPTIONS,
     part_rows: int = 100_000,
     part_bytes: int = 64 << 20,
+    select: Callable[[str], bool] | None = None,
 ) -> Iterator[StageResult]:
-    """The documents of one WARC or WET file."""
+    """The documents of one WARC or WET file; with `select`, only records whose URL it accepts
+    (the others are counted as `url_not_selected`, left for another stage)."""
     batch = Batcher(part_rows, part_bytes)
     for offset, record in iter_warc_records(path, options.max_bytes * 4):
         base = {"id": f"{path.name}@{offset}", "source": source}
@@ -149,18 +151,21 @@ def read_warc(
             base["meta"] = file_meta(path, warc_offset=offset)
             batch.reject(base, record)
         else:
-            _record_document(record, offset, path, base, options, batch)
+            _record_document(record, offset, path, base, options, batch, select)
         yield from batch.drain()
     yield from batch.finish()
 
 
-def _record_document(record, offset, path, base, options, batch: Batcher) -> None:
+def _record_document(record, offset, path, base, options, batch: Batcher, select=None) -> None:
     kind = record.rec_type
     if kind in NOT_DOCUMENTS:
         batch.count(f"records_{kind}")
         return
     headers = record.rec_headers
     url = headers.get_header("WARC-Target-URI")
+    if select is not None and not select(url or ""):
+        batch.count("url_not_selected")
+        return
     base["url"] = url
     base["date"] = parse_date(headers.get_header("WARC-Date"))
     base["meta"] = file_meta(
