@@ -639,23 +639,31 @@ class DemoSite:
         return 200, [("Content-Type", ctype)], data
 
     def _handler(self):
-        site = self
+        def route(path: str):
+            self.served += 1
+            return self.route(path)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        return route_handler(route)
 
-            def do_GET(self):
-                status, headers, body = site.route(self.path)
-                site.served += 1
-                self.send_response(status)
-                for k, v in headers:
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
+def route_handler(route) -> type[BaseHTTPRequestHandler]:
+    """A quiet HTTP/1.1 GET handler answering each path with `route(path)`, which returns
+    (status, headers, body)."""
 
-        return Handler
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            status, headers, body = route(self.path)
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    return Handler

@@ -288,7 +288,10 @@ def stage_params_doc(cls) -> list[tuple[str, str, object]]:
     hints = typing.get_type_hints(params)
     rows = []
     for f in dataclasses.fields(params):
-        default = f.default if f.default is not dataclasses.MISSING else "(required)"
+        default = f.default
+        if default is dataclasses.MISSING:
+            factory = f.default_factory
+            default = "(required)" if factory is dataclasses.MISSING else factory()
         rows.append((f.name, hints[f.name], default))
     return rows
 

@@ -19,23 +19,28 @@ def ray_session():
     ray.shutdown()
 
 
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory):
-    """`python -m pipelines.demo` run once, in a fresh folder, as `make demo` runs it; returns
-    the folder it ran in and the finished process."""
+def run_demo(cwd, timeout: int = 900):
+    """`python -m pipelines.demo` in `cwd`, as `make demo` runs it (local executor)."""
     import subprocess
     import sys
 
     from tests.helpers import ROOT
 
-    cwd = tmp_path_factory.mktemp("demo")
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "pipelines.demo", "--executor", "local"],
         cwd=cwd,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The demo run once, in a fresh folder; returns the folder it ran in and the finished
+    process."""
+    cwd = tmp_path_factory.mktemp("demo")
+    proc = run_demo(cwd)
     assert proc.returncode == 0, proc.stderr
     return cwd, proc

@@ -8,10 +8,11 @@ every request it serves.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from corpus.samples import route_handler
 
 PAGE = """<!doctype html><html><head><title>{title}</title></head><body>
 <nav><a href="/">Home</a></nav><article><h1>{title}</h1>
@@ -118,24 +119,9 @@ class Site:
         return 404, [("Content-Type", "text/plain")], b"not found"
 
     def _handler(self):
-        site = self
+        def route(path: str):
+            with self.lock:
+                self.requests.append((time.monotonic(), path))
+            return self.routes(path)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):
-                with site.lock:
-                    site.requests.append((time.monotonic(), self.path))
-                status, headers, body = site.routes(self.path)
-                self.send_response(status)
-                for k, v in headers:
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
+        return route_handler(route)

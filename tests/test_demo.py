@@ -4,14 +4,13 @@ second run resumes at once."""
 
 import json
 import re
-import subprocess
-import sys
 
 import zstandard
 
 from corpus.dataset import Dataset
 from corpus.samples import OTHER_LANGUAGES, TOXIC_WORDS
-from tests.helpers import ROOT, snapshot
+from tests.conftest import run_demo
+from tests.helpers import snapshot
 
 SOURCES = ["web", "articles", "books", "forums", "social"]
 DATA_SUFFIXES = {".parquet", ".gz", ".bin", ".pt", ".zst"}  # never rewritten when reused
@@ -97,24 +96,20 @@ def test_demo_runs_end_to_end_and_says_where_the_report_is(demo_run):
     # a few hundred training steps on the shards, the loss printed as it falls
     rows = [json.loads(x) for x in (run / "train/metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 199
-    assert rows[-1]["loss"] < rows[0]["loss"] - 3.0
+    last = [r["loss"] for r in rows[-20:]]
+    assert sum(last) / len(last) < rows[0]["loss"] - 2.0  # from ln(4096) = 8.3 to about 5.5
+    vals = [r["val_loss"] for r in rows if "val_loss" in r]
+    assert len(vals) >= 3 and vals[-1] < vals[0] - 2.0 and min(vals) == vals[-1]
     assert "[train] step    199 loss" in proc.stderr
     assert (run / "train/ckpt_000200.pt").is_file()
 
 
 def test_demo_run_again_resumes_at_once(demo_run):
-    tmp_path, first = demo_run
+    tmp_path, _ = demo_run
     run = tmp_path / "runs/demo"
     before = snapshot(run)
     heavy = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.suffix in DATA_SUFFIXES}
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.demo", "--executor", "local"],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_demo(tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "[train] step" not in proc.stderr and "round 1" not in proc.stderr
     summaries = [
