@@ -450,6 +450,9 @@ def summary(data: dict) -> str:
         if d:
             top = list(d["reasons"].items())[:3]
             reasons = ", ".join(f"{r} {v['count']:,}" for r, v in top)
+        elif s.get("rejected"):  # a stage without a rejected dataset (a crawl's URLs)
+            top = sorted(s["rejected"].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+            reasons = ", ".join(f"{r} {n:,}" for r, n in top)
         docs_in = "-" if s["docs_in"] is None else f"{s['docs_in']:,}"
         docs_out = "-" if s["docs_out"] is None else f"{s['docs_out']:,}"
         lines.append(f"{s['name']:<14} {s['type']:<14} {docs_in:>9} {docs_out:>9}  {reasons}")

@@ -26,6 +26,7 @@ def test_demo_runs_end_to_end_and_says_where_the_report_is(demo_run):
     lines = proc.stderr.strip().splitlines()
     assert lines[-1] == "report: runs/demo/report/index.html"
     assert any(re.match(r"quality\s+filter\s+\d+\s+\d+\s+\w", line) for line in lines)  # funnel
+    assert any(re.match(r"crawl\s+crawl\s+\d+\s+\d+\s+.*robots_disallowed", x) for x in lines)
     report = json.loads((run / "report/report.json").read_text())
     names = [s["name"] for s in report["stages"]]
     assert names == [
