@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import io
 import json
 import posixpath
 import pydoc_data.topics
@@ -29,6 +30,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import zstandard
 
 from corpus.compression import open_output
 
@@ -428,8 +431,6 @@ def _write_books(folder: Path, book_topics: list, epub_topics: list) -> list[Pat
 def _epub(topics: list) -> bytes:
     """A small EPUB 3 (mimetype first and stored, container, package, nav, one XHTML file a
     chapter), written with fixed timestamps so it is the same bytes every time."""
-    import io
-
     manifest, spine, nav, chapters = [], [], [], {}
     for i, (_, text) in enumerate(topics):
         name = f"chapter{i + 1:02d}.xhtml"
@@ -528,8 +529,6 @@ def _write_posts_xml(path: Path, topics: list) -> Path:
 def _write_reddit(path: Path, topics: list) -> Path:
     """A submission per topic (its first paragraphs) with a comment tree (the rest, split into
     replies), as Pushshift/Arctic-Shift dumps lay them out."""
-    import zstandard
-
     lines = []
     for i, (_, text) in enumerate(topics):
         paragraphs = [b for k, b in topic_blocks(text)[1:] if k != "h"]
@@ -602,16 +601,15 @@ TYPES = {".html": "text/html; charset=utf-8", ".xml": "application/rss+xml", ".t
 REDIRECTS = {"/old-docs": "/docs/"}
 
 
-class DemoSite:
-    """Serves the generated site folder on 127.0.0.1 (threads, HTTP/1.1), with a redirect and
-    404s; `with DemoSite(root, port) as site:` starts and stops it."""
+class LocalServer:
+    """A threaded HTTP/1.1 server answering GET with `self.route(path)`; `with Server(...) as
+    s:` starts it and stops it, and `s.base` is its address (port 0: a free one)."""
 
-    def __init__(self, root: str | Path, port: int = 0, host: str = "127.0.0.1"):
-        self.root = Path(root).resolve()
-        self.server = ThreadingHTTPServer((host, port), self._handler())
+    def __init__(self, port: int = 0, host: str = "127.0.0.1"):
+        self.server = ThreadingHTTPServer((host, port), route_handler(self.route))
         self.server.daemon_threads = True
-        self.base = f"http://{host}:{self.server.server_address[1]}"
-        self.served = 0
+        self.port = self.server.server_address[1]
+        self.base = f"http://{host}:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self):
@@ -621,6 +619,18 @@ class DemoSite:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+    def route(self, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        """(status, headers, body) for a path."""
+        raise NotImplementedError
+
+
+class DemoSite(LocalServer):
+    """Serves the generated site folder on 127.0.0.1, with a redirect and 404s."""
+
+    def __init__(self, root: str | Path, port: int = 0, host: str = "127.0.0.1"):
+        self.root = Path(root).resolve()
+        super().__init__(port, host)
 
     def route(self, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
         path = path.split("?", 1)[0].split("#", 1)[0]
@@ -637,13 +647,6 @@ class DemoSite:
         if target.name == "sitemap.xml":
             ctype = "application/xml"
         return 200, [("Content-Type", ctype)], data
-
-    def _handler(self):
-        def route(path: str):
-            self.served += 1
-            return self.route(path)
-
-        return route_handler(route)
 
 
 def route_handler(route) -> type[BaseHTTPRequestHandler]:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from http.server import ThreadingHTTPServer
 
-from corpus.samples import route_handler
+from corpus.samples import LocalServer
 
 PAGE = """<!doctype html><html><head><title>{title}</title></head><body>
 <nav><a href="/">Home</a></nav><article><h1>{title}</h1>
@@ -25,7 +24,7 @@ def page(title: str, links: list[str] = (), body: str = "Plain words about nothi
     return PAGE.format(title=title, body=body, links=anchors).encode()
 
 
-class Site:
+class Site(LocalServer):
     def __init__(self, crawl_delay: float = 0.2, slow_s: float = 3.0, pages: int = 0):
         self.crawl_delay = crawl_delay
         self.slow_s = slow_s
@@ -33,20 +32,12 @@ class Site:
         self.requests: list[tuple[float, str]] = []
         self.lock = threading.Lock()
         self.busy_served = 0
-        handler = self._handler()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__()
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+    def route(self, path: str):
+        with self.lock:
+            self.requests.append((time.monotonic(), path))
+        return self.routes(path)
 
     def count(self, path: str) -> int:
         with self.lock:
@@ -117,11 +108,3 @@ class Site:
         if path in ("/article-1", "/from-sitemap"):
             return 200, html, page(f"Found {path}", body="Discovered through a feed or sitemap.")
         return 404, [("Content-Type", "text/plain")], b"not found"
-
-    def _handler(self):
-        def route(path: str):
-            with self.lock:
-                self.requests.append((time.monotonic(), path))
-            return self.routes(path)
-
-        return route_handler(route)
