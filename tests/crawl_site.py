@@ -3,7 +3,11 @@
 robots.txt rules (a disallowed folder, a Crawl-delay, a Sitemap line), a redirect loop, a 429 with
 Retry-After, a slow page, a huge page, a binary file, a Latin-1 page without a charset, an infinite
 calendar, an RSS feed, and duplicate links (fragments, tracking parameters). It counts and times
-every request it serves.
+every request it serves, by its request target as sent (escapes and query included).
+
+For robots.txt tests, `robots` replaces its lines and `robots_status` its answer (a 3xx
+redirects to /moved/robots.txt, which serves the lines); `/hub` links to `hub`, and every path
+under /t/ is a plain page.
 """
 
 from __future__ import annotations
@@ -25,8 +29,19 @@ def page(title: str, links: list[str] = (), body: str = "Plain words about nothi
 
 
 class Site(LocalServer):
-    def __init__(self, crawl_delay: float = 0.2, slow_s: float = 3.0, pages: int = 0):
+    def __init__(
+        self,
+        crawl_delay: float = 0.2,
+        slow_s: float = 3.0,
+        pages: int = 0,
+        robots: list[str] | None = None,
+        robots_status: int = 200,
+        hub: list[str] = (),
+    ):
         self.crawl_delay = crawl_delay
+        self.robots = robots
+        self.robots_status = robots_status
+        self.hub = list(hub)
         self.slow_s = slow_s
         self.extra_pages = pages  # /p/0 .. /p/N-1, a plain site for resume and speed tests
         self.requests: list[tuple[float, str]] = []
@@ -46,10 +61,21 @@ class Site(LocalServer):
     def routes(self, path: str):
         """(status, headers, body) for a path."""
         html = [("Content-Type", "text/html; charset=utf-8")]
-        if path == "/robots.txt":
-            lines = ["User-agent: *", "Disallow: /private/", f"Crawl-delay: {self.crawl_delay}"]
-            lines.append(f"Sitemap: {self.base}/sitemap.xml")
-            return 200, [("Content-Type", "text/plain")], "\n".join(lines).encode()
+        text = [("Content-Type", "text/plain")]
+        if path == "/robots.txt" and 300 <= self.robots_status < 400:
+            return self.robots_status, [("Location", "/moved/robots.txt"), *text], b""
+        if path == "/robots.txt" and self.robots_status != 200:
+            return self.robots_status, text, b"no robots.txt here"
+        if path in ("/robots.txt", "/moved/robots.txt"):
+            lines = self.robots
+            if lines is None:
+                lines = ["User-agent: *", "Disallow: /private/", f"Crawl-delay: {self.crawl_delay}"]
+                lines.append(f"Sitemap: {self.base}/sitemap.xml")
+            return 200, text, "\n".join(lines).encode()
+        if path == "/hub":
+            return 200, html, page("Hub", self.hub)
+        if path.startswith("/t/"):
+            return 200, html, page(f"Target {path}", body=f"The page at {path}.")
         if path == "/":
             links = [
                 "/a", "/a#section", "/a?utm_source=news", "./b", "/b/../a", "/private/secret",

@@ -14,11 +14,12 @@ import pyarrow as pa
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from corpus.crawl.crawler import CrawlConfig, crawl, crawl_delay_of
-from corpus.crawl.fetch import FetchLimits
+from corpus.crawl.crawler import KILL_ENV, CrawlConfig, crawl, crawl_partition
+from corpus.crawl.fetch import FetchLimits, Response
 from corpus.crawl.urls import is_public_address, normalize_url
-from corpus.crawl.warcfile import scan
-from corpus.sources.warc import read_warc
+from corpus.crawl.warcfile import scan, unit_bytes
+from corpus.sources.common import Rejected
+from corpus.sources.warc import iter_gzip_members, read_warc
 from pipelines.executors import LocalExecutor
 from tests.crawl_site import Site
 from tests.helpers import CORPUS, ROOT
@@ -53,14 +54,6 @@ def test_url_normalization_makes_one_page_one_url():
     ):
         assert not is_public_address(ip), ip
     assert is_public_address("93.184.216.34")
-    assert crawl_delay_of(["User-agent: *", "Crawl-delay: 0.5"], "corpus-crawler") == 0.5
-    assert (
-        crawl_delay_of(
-            ["User-agent: corpus", "Crawl-delay: 3", "", "User-agent: *", "Crawl-delay: 1"],
-            "corpus-crawler",
-        )
-        == 3
-    )
 
 
 def test_crawl_is_polite_and_bounded(tmp_path):
@@ -223,3 +216,107 @@ def test_crawl_cli_errors_are_one_line(tmp_path):
     )
     assert result.returncode == 1 and "cannot read seeds file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def unit_ends(path) -> list[int]:
+    """Where each URL's records end in a crawl WARC: just after each outcome member."""
+    ends, after_outcome = [], False
+    with open(path, "rb") as f:
+        for offset, data in iter_gzip_members(f, 1 << 30):
+            if after_outcome:
+                ends.append(offset)
+            record = next(ArchiveIterator(io.BytesIO(data)))
+            after_outcome = record.rec_type == "metadata"
+    return ends + [path.stat().st_size] if after_outcome else ends
+
+
+def page_unit(i: int) -> bytes:
+    """One kept page's records (request, response, outcome), as the crawler writes them."""
+    url = f"http://h.org/{i}"
+    body = f"<html><body><p>Page {i}. {'Some words. ' * (40 + 7 * i)}</p></body></html>".encode()
+    response = Response(url, 200, "OK", [("Content-Type", "text/html")], body, "127.0.0.1")
+    return unit_bytes({"url": url, "depth": 0, "links": [], "outcome": "kept"}, response)
+
+
+def test_a_torn_record_mid_file_loses_none_after_it(tmp_path):
+    units = [page_unit(i) for i in range(5)]
+    path = tmp_path / "crawl-000-0000-000.warc.gz"
+    for cut in range(1, len(units[2]), 7):  # the page torn at many points, then more appends
+        path.write_bytes(b"".join(units[:2]) + units[2][:cut] + b"".join(units[3:]))
+        with open(path, "rb") as f:  # the reader resyncs after the torn part
+            good = [d for _, d in iter_gzip_members(f, 1 << 30) if not isinstance(d, Rejected)]
+        assert len(good) >= 4 * 3
+        urls = [o["url"] for o in scan(path)]  # the crawler keeps every whole URL
+        assert urls == [f"http://h.org/{i}" for i in (0, 1, 3, 4)]
+        assert path.read_bytes() == b"".join(units[:2] + units[3:])  # and cuts the torn one out
+    for cut in range(1, len(units[4]), 7):  # torn at the end: cut back to the last whole URL
+        path.write_bytes(b"".join(units[:4]) + units[4][:cut])
+        assert len(list(scan(path))) == 4 and path.read_bytes() == b"".join(units[:4])
+    path.write_bytes(b"".join(units[:3] + units[1:2] + units[3:]))  # a URL written twice
+    assert [o["url"] for o in scan(path)] == [f"http://h.org/{i}" for i in range(5)]
+    assert path.read_bytes() == b"".join(units)
+
+
+def test_a_partition_run_again_fetches_and_writes_nothing_twice(tmp_path):
+    config = CrawlConfig(delay_s=0.0, limits=FetchLimits(allow_private=True))
+    hub = [f"/t/{i}" for i in range(6)]
+    warc, state = tmp_path / "crawl-000-0000-000.warc.gz", tmp_path / "_state"
+    with Site(crawl_delay=0, hub=hub) as site:
+        urls = [[site.base + p, 1] for p in hub]
+        first = crawl_partition(config, str(warc), str(state), urls)
+        written = warc.read_bytes()
+        served = len(site.requests)
+        assert crawl_partition(config, str(warc), str(state), urls) == first  # done: a no-op
+        assert warc.read_bytes() == written and len(site.requests) == served
+        # as if the worker died halfway through writing its 3rd URL: the retry fetches what
+        # the file lacks, following robots.txt's Sitemap line again (this task read it first)
+        with open(warc, "r+b") as f:
+            ends = unit_ends(warc)
+            f.truncate((ends[1] + ends[2]) // 2)
+        before = Counter(p for _, p in site.requests)
+        again = crawl_partition(config, str(warc), str(state), urls)
+        fetched_again = Counter(p for _, p in site.requests) - before
+        base = site.base
+    expected = [base + p for p in hub] + [base + "/sitemap.xml"]
+    assert [o["url"] for o in first] == expected
+    assert [o["url"] for o in again] == expected
+    assert [o["url"] for o in scan(warc)] == expected
+    assert before == {"/robots.txt": 1, "/sitemap.xml": 1} | {p: 1 for p in hub}
+    assert fetched_again == {p: 1 for p in ("/t/2", "/t/3", "/t/4", "/t/5", "/sitemap.xml")}
+
+
+@pytest.mark.timeout(300)
+def test_crawl_worker_killed_mid_write_is_retried_by_ray_without_duplicates(tmp_path):
+    out = tmp_path / "crawl"
+    marker = tmp_path / "killed"
+    hub = [f"/t/{i}" for i in range(12)]
+    with Site(hub=hub, robots=["User-agent: *", "Disallow: /private/"]) as site:
+        seeds = tmp_path / "seeds.txt"
+        seeds.write_text(f"{site.base}/hub\n")
+        cmd = [*CORPUS, "crawl", "--seeds", seeds, "--out", out, "--allow-private"]
+        cmd += ["--max-depth", "1", "--delay", "0", "--executor", "ray", "--workers", "2"]
+        # round 0 fetches /hub; round 1's task dies writing its 5th page, and Ray retries it
+        env = {**os.environ, KILL_ENV: f"5:{marker}", "RAY_USAGE_STATS_ENABLED": "0"}
+        done = subprocess.run(
+            list(map(str, cmd)), cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+        )
+        assert done.returncode == 0, done.stderr
+        paths = Counter(p for _, p in site.requests)
+    assert marker.exists()  # the worker did die
+    round_1 = sorted(["/", *hub])  # the pages link home; a round goes in URL order
+    torn = round_1[4]
+    assert paths == {"/robots.txt": 1, "/hub": 1} | {p: 1 + (p == torn) for p in round_1}
+    assert len(list(out.glob("crawl-*.warc.gz"))) == 2  # one file a round: the retry appended
+    kinds, urls = Counter(), Counter()
+    for path in out.glob("crawl-*.warc.gz"):
+        for record in ArchiveIterator(io.BytesIO(path.read_bytes())):
+            kinds[record.rec_type] += 1
+            urls[(record.rec_type, record.rec_headers.get_header("WARC-Target-URI"))] += 1
+            record.content_stream().read()
+        for result in read_warc(path):
+            assert result.rejected.num_rows == 0
+    pages = 2 + len(hub)  # /hub, / and the hub's pages, all kept
+    assert kinds == {"request": pages, "response": pages, "metadata": pages}
+    assert set(urls.values()) == {1}  # every URL once, in each kind of record
+    summary = json.loads((out / "_state" / "summary.json").read_text())
+    assert summary["handled"] == summary["kept"] == pages

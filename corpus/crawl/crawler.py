@@ -6,7 +6,8 @@ side (one pacing clock per host: the configured delay or robots.txt's Crawl-dela
 longer, and at most `per_host_concurrency` requests at once) and appends each URL's records to its
 own WARC file. The driver then adds the links found, within the allowed domains, depth and page
 budget, and starts the next round. On a restart, the WARC files say what is done (see
-`corpus.crawl.warcfile`), so nothing is fetched twice.
+`corpus.crawl.warcfile`), so nothing is fetched twice; a task run again (Ray retries one whose
+worker died) reads its own WARC file first, in the same way.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
+import os
 import re
 import threading
 import time
-import urllib.robotparser
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ import lxml.etree as etree
 import lxml.html
 
 from corpus.crawl.fetch import FetchError, FetchLimits, Response, fetch
+from corpus.crawl.robots import Robots
 from corpus.crawl.urls import host_of, in_domains, normalize_url
 from corpus.crawl.warcfile import append_unit, scan, unit_bytes
 from corpus.errors import CorpusError
@@ -44,6 +46,11 @@ FEED_TYPES = (
     "application/x-sitemap+xml",
 )
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+ROBOTS_REDIRECTS = 5  # RFC 9309 §2.3.1.2: follow at least five, then robots.txt is unavailable
+# fault injection for the retry test, unset in production: "N:MARKER" makes the worker writing
+# a WARC file's Nth URL write half of it and die, once (it creates the file MARKER)
+KILL_ENV = "CORPUS_CRAWL_TEST_KILL_AT"
 
 
 @dataclass(frozen=True)
@@ -73,44 +80,41 @@ class CrawlConfig:
 class _Host:
     """One host's robots rules and pacing clock, shared by the threads fetching from it."""
 
-    def __init__(self, name: str, config: CrawlConfig, cache_dir: Path):
+    def __init__(self, name: str, config: CrawlConfig, cache_dir: Path, task: str):
         self.name, self.config, self.cache_dir = name, config, cache_dir
+        self.task = task  # the WARC file's name: who fetched robots.txt follows its Sitemap lines
         self.key = hashlib.sha1(name.encode()).hexdigest()  # names its files in the cache folder
         self.lock = threading.Lock()
         self.next_start = 0.0
-        self.robots: urllib.robotparser.RobotFileParser | None = None
+        self.rule = "allow_all"  # or "disallow_all", or "parsed" (then `robots` holds the rules)
+        self.robots: Robots | None = None
         self.delay = config.delay_s
-        self.sitemaps: list[str] | None = []
+        self.sitemaps: list[str] = []
 
     def load_robots(self, scheme: str) -> None:
+        """This host's rules: from the crawl's cache, or fetched once and cached."""
         cache = self.cache_dir / f"{self.key}.json"
         try:
             cached = json.loads(cache.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             cached = None
+        fresh = False
         if not self.config.obey_robots:
             cached = {"rule": "allow_all"}
         elif cached is None:
-            self.sitemaps = None  # fetched by this task: its Sitemap lines are followed once
-            cached = self._fetch_robots(f"{scheme}://{self.name}/robots.txt")
+            fresh = True
+            cached = {**self._fetch_robots(f"{scheme}://{self.name}/robots.txt"), "by": self.task}
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_suffix(f".tmp{threading.get_ident()}")
             tmp.write_text(json.dumps(cached))
             tmp.replace(cache)
-        parser = urllib.robotparser.RobotFileParser()
-        if cached["rule"] == "allow_all":
-            parser.allow_all = True
-        elif cached["rule"] == "disallow_all":
-            parser.disallow_all = True
-        else:
-            parser.parse(cached["lines"])
-        self.robots = parser
-        agent = self.config.limits.user_agent.split("/")[0]
-        crawl_delay = crawl_delay_of(cached["lines"], agent) if cached["rule"] == "parsed" else None
-        if crawl_delay:
-            self.delay = max(self.delay, min(float(crawl_delay), self.config.max_crawl_delay_s))
-        fresh = self.sitemaps is None
-        self.sitemaps = (parser.site_maps() or []) if cached["rule"] == "parsed" and fresh else []
+        self.rule = cached["rule"]
+        if self.rule == "parsed":
+            self.robots = Robots(cached["lines"], self.config.limits.user_agent)
+            if crawl_delay := self.robots.crawl_delay:
+                self.delay = max(self.delay, min(crawl_delay, self.config.max_crawl_delay_s))
+            if cached.get("by") == self.task:  # followed once, or again by a retry of this task
+                self.sitemaps = self.robots.sitemaps
         if fresh:  # the robots.txt request itself counts against the host's delay
             self.next_start = max(self.next_start, time.monotonic() + self.delay)
         try:  # the host's clock from an earlier round: its next request may not come sooner
@@ -125,25 +129,37 @@ class _Host:
         (self.cache_dir / f"{self.key}.clock").write_text(repr(wall))
 
     def _fetch_robots(self, url: str) -> dict:
-        self.pace()
-        try:
-            resp = fetch(url, self.config.limits)
-        except FetchError as exc:
-            if exc.reason == "private_address":
-                return {"rule": "allow_all"}  # the page fetch will be refused with the reason
-            return {"rule": "disallow_all", "why": exc.reason}  # unreachable: do not crawl
-        if resp.status >= 500:
-            return {"rule": "disallow_all", "why": f"HTTP {resp.status}"}
-        if resp.status >= 400:
-            return {"rule": "allow_all"}
-        text, _ = decode_bytes(resp.decoded_body(1 << 20))
-        return {"rule": "parsed", "lines": text.splitlines()}
+        """The rule RFC 9309 §2.3.1 gives for what fetching robots.txt returns."""
+        for hop in range(ROBOTS_REDIRECTS + 1):
+            self.pace()
+            try:
+                resp = fetch(url, self.config.limits)
+            except FetchError as exc:
+                if exc.reason == "private_address" and hop == 0:
+                    return {"rule": "allow_all"}  # the page fetch will be refused with the reason
+                return {"rule": "disallow_all", "why": exc.reason}  # unreachable: do not crawl
+            if resp.status in REDIRECT_STATUSES and resp.header("Location"):
+                url = normalize_url(resp.header("Location"), url) or ""
+                if not url:
+                    return {"rule": "allow_all", "why": "redirect to a non-http(s) URL"}
+                continue
+            # a 429 asks us to slow down, not that there are no rules: unreachable, as Google has it
+            if resp.status >= 500 or resp.status == 429:
+                return {"rule": "disallow_all", "why": f"HTTP {resp.status}"}
+            if resp.status >= 300:
+                return {"rule": "allow_all", "why": f"HTTP {resp.status}"}  # unavailable
+            try:
+                body = resp.decoded_body(1 << 20)
+            except FetchError as exc:
+                return {"rule": "disallow_all", "why": exc.reason}  # unreadable: do not crawl
+            text, _ = decode_bytes(body)
+            return {"rule": "parsed", "lines": text.splitlines()}
+        return {"rule": "allow_all", "why": f"over {ROBOTS_REDIRECTS} redirects"}
 
     def allowed(self, url: str) -> bool:
-        if self.robots is None:
-            return True
-        agent = self.config.limits.user_agent.split("/")[0]
-        return self.robots.can_fetch(agent, url)
+        if self.rule == "disallow_all":
+            return False
+        return self.robots is None or self.robots.allowed(url)
 
     def pace(self) -> None:
         """Wait for this host's next slot (monotonic clock), then book the one after."""
@@ -155,44 +171,22 @@ class _Host:
             time.sleep(wait)
 
 
-def crawl_delay_of(lines: list[str], agent: str) -> float | None:
-    """The Crawl-delay for `agent` (its own group, else `*`); fractions allowed, unlike urllib's."""
-    delays: dict[str, float] = {}
-    group: list[str] = []
-    in_rules = False
-    for raw in lines:
-        line = raw.split("#", 1)[0].strip()
-        key, _, value = line.partition(":")
-        key, value = key.strip().lower(), value.strip()
-        if key == "user-agent":
-            if in_rules:
-                group, in_rules = [], False
-            group.append(value.lower())
-        elif key == "crawl-delay":
-            in_rules = True
-            try:
-                delay = float(value)
-            except ValueError:
-                continue
-            for name in group:
-                delays.setdefault(name, delay)
-        elif key in ("allow", "disallow"):
-            in_rules = True
-    agent = agent.lower()
-    for name, delay in delays.items():
-        if name != "*" and name in agent:
-            return delay
-    return delays.get("*")
-
-
 def crawl_partition(config: CrawlConfig, warc_path: str, state_dir: str, urls: list) -> list[dict]:
-    """Fetch `urls` ([url, depth] pairs, hosts of one partition) into `warc_path`; outcomes."""
+    """Fetch `urls` ([url, depth] pairs, hosts of one partition) into `warc_path`; outcomes.
+
+    Safe to run twice: the URLs `warc_path` already holds (from a run of this task whose worker
+    died) are not fetched again, its torn tail is cut off first, and their outcomes are returned
+    with the new ones.
+    """
+    warc = Path(warc_path)
+    outcomes: list[dict] = list(scan(warc)) if warc.exists() else []
+    done = {o["url"] for o in outcomes}
     cache_dir = Path(state_dir) / "robots"
     by_host: dict[str, deque] = {}
     for url, depth in urls:
-        by_host.setdefault(host_of(url), deque()).append((url, depth))
+        if url not in done:
+            by_host.setdefault(host_of(url), deque()).append((url, depth))
     write_lock = threading.Lock()
-    outcomes: list[dict] = []
 
     def work_host(host: _Host, queue: deque):
         while True:
@@ -203,17 +197,19 @@ def crawl_partition(config: CrawlConfig, warc_path: str, state_dir: str, urls: l
             outcome, response = _handle(url, depth, host, config)
             data = unit_bytes(outcome, response)
             with write_lock:
-                append_unit(Path(warc_path), data)
+                _die_mid_write_if_asked(warc, data, len(outcomes) + 1)
+                append_unit(warc, data)
                 outcomes.append(outcome)
 
     hosts = {}
     for name, queue in by_host.items():
-        host = hosts[name] = _Host(name, config, cache_dir)
+        host = hosts[name] = _Host(name, config, cache_dir, warc.name)
         host.load_robots(urlsplit(queue[0][0]).scheme)
-        if host.sitemaps:
-            for sitemap in host.sitemaps:
-                if (u := normalize_url(sitemap)) and host_of(u) == name:
-                    queue.append((u, 0))
+        queued = done | {u for u, _ in queue}
+        for sitemap in host.sitemaps:
+            if (u := normalize_url(sitemap)) and host_of(u) == name and u not in queued:
+                queued.add(u)
+                queue.append((u, 0))
     jobs = [(hosts[n], q) for n, q in by_host.items() for _ in range(config.per_host_concurrency)]
     with ThreadPoolExecutor(max_workers=max(1, min(config.threads, len(jobs)))) as pool:
         for future in [pool.submit(work_host, h, q) for h, q in jobs]:
@@ -221,6 +217,25 @@ def crawl_partition(config: CrawlConfig, warc_path: str, state_dir: str, urls: l
     for host in hosts.values():
         host.save_clock()
     return outcomes
+
+
+def _die_mid_write_if_asked(warc: Path, data: bytes, unit_no: int) -> None:
+    """The fault KILL_ENV asks for, for tests: half of this URL's records written, then exit."""
+    spec = os.environ.get(KILL_ENV)
+    if not spec:
+        return
+    at, marker = spec.split(":", 1)
+    if unit_no != int(at):
+        return
+    try:
+        open(marker, "x").close()  # once: the retry finds the marker
+    except FileExistsError:
+        return
+    with open(warc, "ab") as f:
+        f.write(data[: len(data) // 2])
+        f.flush()
+        os.fsync(f.fileno())
+    os._exit(1)
 
 
 def _handle(url: str, depth: int, host: _Host, config: CrawlConfig) -> tuple[dict, Response | None]:
@@ -234,7 +249,7 @@ def _handle(url: str, depth: int, host: _Host, config: CrawlConfig) -> tuple[dic
                 raise FetchError("robots_disallowed", current)
             resp = _fetch_with_retries(current, host, config)
             outcome["status"] = resp.status
-            if resp.status in (301, 302, 303, 307, 308):
+            if resp.status in REDIRECT_STATUSES:
                 target = normalize_url(resp.header("Location") or "", current)
                 if target is None:
                     raise FetchError("bad_redirect", resp.header("Location") or "no Location")

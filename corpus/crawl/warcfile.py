@@ -3,8 +3,9 @@
 Every URL the crawler handles ends in one `metadata` record (JSON: the URL, its depth, outcome,
 reason, and the links found), written after the URL's request and response records, all in one
 write followed by fsync. So the WARC alone says which URLs are done and what they linked to: a
-killed crawl cuts its files back to the last complete URL and resumes from them, fetching nothing
-twice. Metadata records carry `Content-Type: application/json; profile=corpus-crawl`.
+killed crawl, or a partition's task run again after its worker died, cuts the file back to its
+last complete URL and resumes from it, fetching nothing twice. Metadata records carry
+`Content-Type: application/json; profile=corpus-crawl`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from corpus.sources.common import Rejected
-from corpus.sources.warc import iter_gzip_members
+from corpus.sources.warc import MALFORMED, iter_gzip_members
 
 OUTCOME_TYPE = "application/json; profile=corpus-crawl"
+MAX_MEMBER = 1 << 30  # one record decompressed; pages are capped far below this
 
 
 def unit_bytes(outcome: dict, response=None) -> bytes:
@@ -74,31 +76,69 @@ def append_unit(path: Path, data: bytes) -> None:
 
 
 def scan(path: Path) -> Iterator[dict]:
-    """The outcomes recorded in a crawl WARC; cuts off an incomplete tail (a killed write)."""
+    """The outcomes recorded in a crawl WARC, one per URL; repairs the file first.
+
+    A URL counts when its records end in its outcome record. A killed write leaves records
+    without an outcome at the end: they are cut off. Such records in the middle of the file (a
+    torn member from an older crash, then more appends) and a URL's second copy are cut out,
+    keeping every complete URL after them.
+    """
     size = path.stat().st_size
-    good_end = 0
-    outcomes = []
-    previous_was_outcome = False
     with open(path, "rb") as f:
-        for offset, data in iter_gzip_members(f, 1 << 30):
-            if previous_was_outcome:
-                good_end = offset
-            previous_was_outcome = False
-            if isinstance(data, Rejected):
-                break
-            for record in ArchiveIterator(io.BytesIO(data)):
-                content_type = record.rec_headers.get_header("Content-Type") or ""
-                if record.rec_type == "metadata" and content_type == OUTCOME_TYPE:
-                    outcomes.append(json.loads(record.content_stream().read()))
-                    previous_was_outcome = True
-                else:
-                    record.content_stream().read()
-        else:
-            if previous_was_outcome:
-                good_end = size
-    if good_end < size:
-        with open(path, "r+b") as f:
-            f.truncate(good_end)
-            f.flush()
-            os.fsync(f.fileno())
+        members = [(offset, _kind(data)) for offset, data in iter_gzip_members(f, MAX_MEMBER)]
+    ends = [offset for offset, _ in members[1:]] + [size]
+    units: list[tuple[int, int]] = []  # byte ranges of complete URLs, in file order
+    outcomes: list[dict] = []
+    seen: set[str] = set()
+    unit_start = 0
+    for (_, kind), end in zip(members, ends, strict=True):
+        if kind == "bad":  # the URL this member belongs to is incomplete
+            unit_start = end
+        elif isinstance(kind, dict):
+            if kind["url"] not in seen:
+                seen.add(kind["url"])
+                units.append((unit_start, end))
+                outcomes.append(kind)
+            unit_start = end
+    _keep_only(path, units, size)
     return iter(outcomes)
+
+
+def _kind(data: bytes | Rejected) -> dict | str:
+    """What one gzip member holds: an outcome (a dict), "record" for another whole WARC
+    record, "bad" for anything else (torn, corrupt, not one WARC record)."""
+    if isinstance(data, Rejected):
+        return "bad"
+    found = []
+    try:
+        for record in ArchiveIterator(io.BytesIO(data)):
+            content_type = record.rec_headers.get_header("Content-Type") or ""
+            body = record.content_stream().read()
+            is_outcome = record.rec_type == "metadata" and content_type == OUTCOME_TYPE
+            found.append(json.loads(body) if is_outcome else "record")
+    except MALFORMED:
+        return "bad"
+    if len(found) != 1 or (isinstance(found[0], dict) and "url" not in found[0]):
+        return "bad"
+    return found[0]
+
+
+def _keep_only(path: Path, units: list[tuple[int, int]], size: int) -> None:
+    """Cut `path` down to the byte ranges `units`: truncated when they are all its start,
+    else rewritten under a temporary name and renamed into place."""
+    ends = [0] + [end for _, end in units]
+    if all(start == end for (start, _), end in zip(units, ends, strict=False)):
+        if ends[-1] < size:
+            with open(path, "r+b") as f:
+                f.truncate(ends[-1])
+                f.flush()
+                os.fsync(f.fileno())
+        return
+    tmp = path.with_name(path.name + ".repair")
+    with open(path, "rb") as src, open(tmp, "wb") as dst:
+        for start, end in units:
+            src.seek(start)
+            dst.write(src.read(end - start))
+        dst.flush()
+        os.fsync(dst.fileno())
+    tmp.replace(path)
