@@ -790,12 +790,14 @@ class Train(GlobalStage):
                 line = line.rstrip("\n")
                 if line.strip():
                     last = line
-                if line.startswith(("step", "training", "resumed")):
+                if line.startswith(("step", "training", "resumed", "val:")):
                     print(f"[train] {line}", file=sys.stderr, flush=True)
         if child.returncode:
             raise CorpusError(f"training failed: {last}")
         rows = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
-        final = sorted(folder.glob("ckpt_*.pt"))[-1]
+        from trainer.checkpoint import latest_checkpoint  # by step: ckpt_999999 < ckpt_1000000
+
+        final = latest_checkpoint(folder)
         out.commit_file("checkpoint", final)
         out.commit_file("metrics", folder / "metrics.jsonl")
         vals = [r["val_loss"] for r in rows if "val_loss" in r]

@@ -15,10 +15,18 @@ import numpy as np
 import pytest
 import torch
 
-from corpus.shards import write_shard
+from corpus.shards import open_shard, write_shard
 from pipelines.params import parse_params
 from pipelines.stages import REGISTRY
-from tests.helpers import ROOT, SHARED_DATA, run_corpus, run_shards, run_tokenizer, write_dataset
+from tests.helpers import (
+    ROOT,
+    SHARED_DATA,
+    require_shared_data,
+    run_corpus,
+    run_shards,
+    run_tokenizer,
+    write_dataset,
+)
 from trainer.config import TrainConfig, load_config
 from trainer.data import ShardLoader, find_shards
 from trainer.model import GPT, GPTConfig
@@ -30,13 +38,14 @@ ENV = {"OMP_NUM_THREADS": "1"}  # the same kernels in every process, so runs com
 @pytest.fixture(scope="module")
 def book_shards(tmp_path_factory):
     """Shards of the Gutenberg books in ../shared/data, with our own tokenizer."""
+    require_shared_data()
     root = tmp_path_factory.mktemp("books")
     cls = REGISTRY["extract_book"]
     rows = []
     for path in sorted((SHARED_DATA / "books").glob("*.txt.gz")):
         stage = cls(parse_params(cls.Params, {"paths": [str(path)]}, "test"))
         stage.scratch_dir = root
-        for result in stage.read(path):
+        for result in stage.read(path, path.name):
             rows += result.kept.select(["id", "text", "source"]).to_pylist()
     # books cut into chapters of ~4,000 characters, so the val split can hold some of them
     docs = [
@@ -71,6 +80,17 @@ def metrics(out: Path) -> list[dict]:
 def train(*args, env=None):
     r = run_corpus("train", *args, env={**ENV, **(env or {})}, timeout=600)
     assert r.returncode == 0, r.stderr
+    return r
+
+
+def torchrun(*args, ranks: int = 2):
+    """`python -m trainer.train` on `ranks` CPU processes (gloo), on a free port."""
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+         str(ranks), "-m", "trainer.train", *map(str, args)],
+        cwd=ROOT, env={**os.environ, **ENV}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
     return r
 
 
@@ -133,6 +153,21 @@ def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path, book_shards)
     assert timeless(metrics(straight)) == timeless(metrics(resumed))
 
 
+def test_resume_takes_the_highest_step_and_keep_checkpoints_keeps_the_latest(tmp_path, book_shards):
+    config = write_config(tmp_path / "c.yaml", max_steps=6, eval_interval=0, log_interval=1,
+                          checkpoint_interval=1, keep_checkpoints=2)  # fmt: skip
+    out = tmp_path / "run"
+    base = ["--shards", book_shards, "--config", config, "--out", out]
+    train(*base, "--stop-after", "3")
+    assert sorted(p.name for p in out.glob("ckpt_*.pt")) == ["ckpt_000002.pt", "ckpt_000003.pt"]
+    # an older naming scheme: by name ckpt_2.pt is the last, by step ckpt_000003.pt is
+    (out / "ckpt_000002.pt").rename(out / "ckpt_2.pt")
+    r = train(*base, "--resume")
+    assert f"resumed from {out / 'ckpt_000003.pt'} at step 3" in r.stderr
+    assert sorted(p.name for p in out.glob("ckpt_*.pt")) == ["ckpt_000005.pt", "ckpt_000006.pt"]
+    assert [row["step"] for row in metrics(out)] == list(range(6))
+
+
 def test_torchrun_two_processes_on_gloo_match_one_process(tmp_path, book_shards):
     # the same global batch: one process accumulates two micro-batches, two ranks one each
     config = write_config(tmp_path / "c.yaml", max_steps=6, eval_interval=3, log_interval=1,
@@ -140,12 +175,7 @@ def test_torchrun_two_processes_on_gloo_match_one_process(tmp_path, book_shards)
     single, ddp = tmp_path / "single", tmp_path / "ddp"
     base = ["--shards", str(book_shards), "--config", str(config)]
     train(*base, "--out", single)
-    r = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_port", "29517", "-m", "trainer.train", *base, "--out", str(ddp)],
-        cwd=ROOT, env={**os.environ, **ENV}, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr[-3000:]
+    r = torchrun(*base, "--out", ddp)
     assert "x 2:" in r.stderr and "(1 micro-batches)" in r.stderr
     one, two = metrics(single), metrics(ddp)
     assert [m["step"] for m in one] == [m["step"] for m in two] == list(range(6))
@@ -156,6 +186,56 @@ def test_torchrun_two_processes_on_gloo_match_one_process(tmp_path, book_shards)
     a = torch.load(single / "ckpt_000006.pt", weights_only=True)["model"]
     b = torch.load(ddp / "ckpt_000006.pt", weights_only=True)["model"]
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-4
+
+
+def small_val_shards(folder: Path, book_shards: Path, val_tokens: int) -> Path:
+    """The books' train shards, and a val shard of the first `val_tokens` of the books' val."""
+    folder.mkdir()
+    for shard in find_shards(book_shards, "train"):
+        (folder / shard.name).symlink_to(shard)
+    val = np.asarray(open_shard(find_shards(book_shards, "val")[0])[:val_tokens])
+    write_shard(folder / "val_000000.bin", val)
+    return folder
+
+
+def test_resume_on_another_number_of_ranks_reads_on_from_the_same_tokens(tmp_path, book_shards):
+    # 904 val tokens: fewer than one batch on one rank or two, so the val loss is over 7
+    # windows, split 4 + 3 between two ranks
+    shards = small_val_shards(tmp_path / "shards", book_shards, 904)
+    config = write_config(tmp_path / "c.yaml", max_steps=6, eval_interval=2, log_interval=1,
+                          checkpoint_interval=3, model={"vocab_size": 2048})  # fmt: skip
+    base = ["--shards", shards, "--config", config]
+    straight, two_one, one_two = tmp_path / "straight", tmp_path / "two_one", tmp_path / "one_two"
+    r = train(*base, "--out", straight)
+    assert "val: 904 tokens, fewer than one batch (1,025): evaluating on 7 windows of 128" in (
+        r.stderr
+    )
+    r = torchrun(*base, "--out", two_one, "--stop-after", "3")
+    assert "val: 904 tokens, fewer than one batch (2,049): evaluating on 7 windows of 128" in (
+        r.stderr
+    )
+    r = train(*base, "--out", two_one, "--resume")
+    assert "at step 3 (saved by 2 rank(s), now 1: reading on from token 6,144 of epoch 0)" in (
+        r.stderr
+    )
+    train(*base, "--out", one_two, "--stop-after", "3")
+    r = torchrun(*base, "--out", one_two, "--resume")
+    assert "at step 3 (saved by 1 rank(s), now 2: reading on from token 6,144 of epoch 0)" in (
+        r.stderr
+    )
+    a = torch.load(straight / "ckpt_000006.pt", weights_only=True)
+    expect = metrics(straight)
+    for run in (two_one, one_two):
+        b = torch.load(run / "ckpt_000006.pt", weights_only=True)
+        assert [s["position"] for s in b["loader"]] == [a["loader"][0]["position"]] * len(
+            b["loader"]
+        )
+        assert max((a["model"][k] - b["model"][k]).abs().max().item() for k in a["model"]) < 1e-4
+        rows = metrics(run)
+        assert [m["step"] for m in rows] == list(range(6))
+        for m1, m2 in zip(expect, rows, strict=True):
+            assert m2["loss"] == pytest.approx(m1["loss"], abs=2e-4)
+            assert m2.get("val_loss", 0) == pytest.approx(m1.get("val_loss", 0), abs=2e-4)
 
 
 def test_export_hf_gives_the_same_logits(tmp_path, book_shards):
@@ -214,6 +294,39 @@ def test_llmc_fineweb_shards_load_as_they_are(tmp_path):
     assert state["model"]["transformer.wte.weight"].shape[0] == 50304  # padded to 64
 
 
+@pytest.mark.parametrize(
+    "val_tokens, line",
+    [
+        (904, "val: 904 tokens, fewer than one batch (1,025): evaluating on 7 windows of 128"),
+        (50, "val: 50 tokens, fewer than one batch (1,025): evaluating on 1 window of 49"),
+    ],
+)
+def test_a_val_split_smaller_than_one_batch_is_evaluated_on_what_it_holds(
+    tmp_path, val_tokens, line
+):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    write_shard(folder / "x_train_0.bin", rng.integers(0, 1000, 5000).astype(np.uint16))
+    val = rng.integers(0, 1000, val_tokens).astype(np.uint16)
+    write_shard(folder / "x_val_0.bin", val)
+    config = write_config(tmp_path / "c.yaml", max_steps=1, eval_interval=1,
+                          model={"vocab_size": 1000})  # fmt: skip
+    r = train("--shards", folder, "--config", config, "--out", tmp_path / "run")
+    assert line in r.stderr.splitlines()
+    (row,) = metrics(tmp_path / "run")
+    # the loss of the untrained model (seeded as the trainer seeds it) on those windows
+    cfg = load_config(config)
+    count, length = (7, 128) if val_tokens == 904 else (1, 49)
+    windows = torch.from_numpy(val[: count * length + 1].astype(np.int64))
+    torch.manual_seed(cfg.seed)
+    model = GPT(cfg.model).eval()
+    with torch.no_grad():
+        _, loss = model(windows[:-1].view(count, length), windows[1:].view(count, length))
+    assert np.isfinite(row["val_loss"])
+    assert row["val_loss"] == pytest.approx(loss.item(), abs=1e-4)
+
+
 def test_ranks_read_disjoint_windows_that_cover_the_stream(tmp_path):
     tokens = np.arange(10_000, dtype=np.uint16)
     write_shard(tmp_path / "a_train_0.bin", tokens[:4_000])
@@ -236,6 +349,47 @@ def test_ranks_read_disjoint_windows_that_cover_the_stream(tmp_path):
     assert torch.equal(other.next_batch()[0], nxt[0])
 
 
+def test_loader_state_restores_under_another_number_of_ranks(tmp_path):
+    tokens = np.arange(10_000, dtype=np.uint16)
+    write_shard(tmp_path / "a_train_0.bin", tokens[:4_000])
+    write_shard(tmp_path / "a_train_1.bin", tokens[4_000:])
+    files = find_shards(tmp_path, "train")
+    one = ShardLoader(files, 4, 16)  # the uninterrupted run, on one rank
+    reference = [one.next_batch()[0] for _ in range(400)]  # past several epoch ends
+    # two ranks read 20 global batches (40 of one rank's), then one rank reads on
+    two = [ShardLoader(files, 4, 16, rank=r, world_size=2) for r in range(2)]
+    for _ in range(20):
+        for loader in two:
+            loader.next_batch()
+    resumed = ShardLoader(files, 4, 16)
+    resumed.load_state_dict(two[0].state_dict())
+    for expected in reference[40:]:
+        assert torch.equal(resumed.next_batch()[0], expected)
+    # one rank read 41 batches, then two ranks read on: rank r the r-th of each pair
+    one = ShardLoader(files, 4, 16)
+    for _ in range(41):
+        one.next_batch()
+    two = [ShardLoader(files, 4, 16, rank=r, world_size=2) for r in range(2)]
+    for loader in two:
+        loader.load_state_dict(one.state_dict())
+    for i in range(41, 150, 2):  # to the first epoch's end: 156 batches of one rank
+        assert torch.equal(two[0].next_batch()[0], reference[i])
+        assert torch.equal(two[1].next_batch()[0], reference[i + 1])
+    # one rank stopped where one more batch fits but not two: two ranks begin the next epoch
+    one = ShardLoader(files, 4, 16)
+    for _ in range(155):
+        one.next_batch()
+    assert (one.epoch, one.position) == (0, 155 * 64)
+    fresh = [ShardLoader(files, 4, 16, rank=r, world_size=2) for r in range(2)]
+    for _ in range(78):  # a whole epoch of two ranks
+        for loader in fresh:
+            loader.next_batch()
+    for r, loader in enumerate(two):
+        loader.load_state_dict(one.state_dict())
+        assert (loader.epoch, loader.position) == (1, 0)
+        assert torch.equal(loader.next_batch()[0], fresh[r].next_batch()[0])
+
+
 @pytest.mark.parametrize(
     "setup, words",
     [
@@ -246,6 +400,9 @@ def test_ranks_read_disjoint_windows_that_cover_the_stream(tmp_path):
         ("bad_batch", "not a multiple"),
         ("no_checkpoint", "no checkpoint"),
         ("small_vocab", "outside the model's vocabulary of 1000"),
+        ("small_train", "the train split: 1,000 tokens in 1 shard(s), fewer than one batch"),
+        ("bad_keep", "c.yaml: keep_checkpoints must be at least 1 (or 0: keep all), got -1"),
+        ("keep_not_int", "c.yaml.keep_checkpoints must be int, got 'all'"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, setup, words):
@@ -271,9 +428,17 @@ def test_bad_input_is_one_line(tmp_path, setup, words):
         args.append("--resume")
     elif setup == "small_vocab":
         write_config(config, max_steps=2, model={"vocab_size": 1000})
+    elif setup == "small_train":
+        write_shard(folder / "x_train_0.bin", np.arange(1000, dtype=np.uint16))
+    elif setup in ("bad_keep", "keep_not_int"):
+        write_config(config, keep_checkpoints=-1 if setup == "bad_keep" else "all")
     r = run_corpus("train", *args, env=ENV)
     assert r.returncode == 1
-    lines = [line for line in r.stderr.strip().splitlines() if not line.startswith("training ")]
+    lines = [
+        line
+        for line in r.stderr.strip().splitlines()
+        if not line.startswith(("training ", "val: "))
+    ]
     assert len(lines) == 1 and words in lines[0], r.stderr
 
 

@@ -37,6 +37,7 @@ class TrainConfig:
     eval_tokens: int = 1_048_576  # val tokens per evaluation, the same ones each time
     log_interval: int = 1
     checkpoint_interval: int = 1000  # steps between checkpoints (and at the end); 0: end only
+    keep_checkpoints: int = 0  # the latest K stay on disk, older ones are deleted; 0: all
     seed: int = 1337
     compile: bool = True  # torch.compile, on CUDA only
     shuffle_seed: int = 0  # of the shard order after the first epoch
@@ -71,6 +72,10 @@ class TrainConfig:
             < 0
         ):
             raise TrainConfigError("intervals, warmup_steps and eval_tokens must be at least 0")
+        if self.keep_checkpoints < 0:
+            raise TrainConfigError(
+                f"keep_checkpoints must be at least 1 (or 0: keep all), got {self.keep_checkpoints}"
+            )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -80,7 +85,10 @@ class TrainConfig:
         raw = dict(raw)
         model = _build(GPTConfig, raw.pop("model", {}) or {}, f"{where}: model")
         config = _build(cls, raw, where, model=model)
-        config.check()
+        try:
+            config.check()
+        except TrainConfigError as exc:
+            raise TrainConfigError(f"{where}: {exc}") from None
         return config
 
 

@@ -6,7 +6,9 @@ consecutive tokens (plus one for the last target); rank r reads the r-th slice o
 never overlap and together they read every token once per epoch. Documents were already shuffled
 when the shards were written; after the first epoch the shard order is permuted by the seed.
 The loader's whole state is (epoch, position, batches) and goes into the checkpoint, so a
-resumed run reads exactly the batches an uninterrupted one would.
+resumed run reads exactly the batches an uninterrupted one would. The position is a place in the
+stream, the same on every rank, so it restores under another number of ranks too: the ranks
+re-stride the stream from there.
 
 `random` mode instead draws each sequence at a random offset (nanoGPT's `get_batch`), seeded by
 (seed, rank, batch number): for evaluation on a sample, and the benchmark.
@@ -57,6 +59,7 @@ class ShardLoader:
         world_size: int = 1,
         seed: int = 0,
         random: bool = False,
+        name: str = "the shards",  # in the error when they hold less than one batch
     ):
         if not files:
             raise CorpusError("no shard files to read")
@@ -69,8 +72,9 @@ class ShardLoader:
         need = self.world * self.B * self.T + 1
         if self.total < need:
             raise CorpusError(
-                f"{len(files)} shard(s) hold {self.total:,} tokens, fewer than one batch needs "
-                f"({need:,} = {self.world} ranks x {self.B} x {self.T} + 1)"
+                f"{name}: {self.total:,} tokens in {len(files)} shard(s), fewer than one batch "
+                f"needs ({need:,} = {self.world} rank(s) x {self.B} x {self.T} + 1); lower "
+                "batch_size or seq_len, or shard more text"
             )
         self.epoch = self.position = self.batches = 0
         self._layout()
@@ -98,6 +102,12 @@ class ShardLoader:
             i += 1
         return out
 
+    def _wrap(self) -> None:
+        """On to the next epoch when the rest of the stream holds no whole global batch."""
+        if self.position + self.world * self.B * self.T + 1 > self.total:
+            self.epoch, self.position = self.epoch + 1, 0
+            self._layout()
+
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and targets, each (batch_size, seq_len) int64, on the CPU."""
         B, T = self.B, self.T
@@ -109,9 +119,7 @@ class ShardLoader:
             start = self.position + self.rank * B * T
             windows = self._read(start, B * T + 1)
             self.position += self.world * B * T
-            if self.position + self.world * B * T + 1 > self.total:
-                self.epoch, self.position = self.epoch + 1, 0
-                self._layout()
+            self._wrap()
         self.batches += 1
         if self.random:
             x, y = windows[:, :-1], windows[:, 1:]
@@ -140,3 +148,19 @@ class ShardLoader:
         )
         self.seed = state["seed"]
         self._layout()
+        if not self.random:
+            self._wrap()  # saved under fewer ranks or a smaller batch, the epoch may end here
+
+
+def count_tokens(files: list[Path]) -> int:
+    """The tokens in `files`, from their checked headers."""
+    return sum(len(open_shard(f)) for f in files)
+
+
+def short_windows(total: int, seq_len: int) -> tuple[int, int]:
+    """(count, length) of the windows a stream of `total` tokens holds: every whole `seq_len`
+    window, or one shorter window when there is not even one (each needs one more token for the
+    last target)."""
+    if total - 1 >= seq_len:
+        return (total - 1) // seq_len, seq_len
+    return 1, total - 1

@@ -12,8 +12,13 @@ runs in bf16 autocast, the model is compiled and AdamW is fused; on the CPU ever
 `--out` receives `metrics.jsonl` (one JSON object per logged step: step, loss, lr, tokens_per_s,
 mfu where the device's peak is known, val_loss where evaluated) and checkpoints
 `ckpt_STEP.pt` holding the model, optimizer, step, loader position, RNG states and config; they
-load with `torch.load(..., weights_only=True)`. `--resume` continues from the latest one, and
-gives the same weights, bit for bit on the CPU, as a run that never stopped.
+load with `torch.load(..., weights_only=True)`. They are fsynced before they are renamed into
+place, and `keep_checkpoints: K` keeps the latest K. `--resume` continues from the one of the
+highest step, and gives the same weights, bit for bit on the CPU, as a run that never stopped; it
+may resume on another number of ranks, which read on from the same place in the token stream.
+
+A val split smaller than one batch is evaluated on what it holds (fewer windows, or one shorter
+window), and the run says so in one line.
 """
 
 from __future__ import annotations
@@ -34,8 +39,14 @@ from corpus.errors import CorpusError
 from corpus.process import exit_process
 from corpus.shards import MANIFEST
 from trainer.args import add_arguments
+from trainer.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+)
 from trainer.config import TrainConfig, TrainConfigError, load_config
-from trainer.data import ShardLoader, find_shards
+from trainer.data import ShardLoader, count_tokens, find_shards, short_windows
 from trainer.model import GPT
 
 # dense bf16 peak FLOP/s per device, from the vendors' data sheets (no sparsity)
@@ -84,17 +95,6 @@ def shard_facts(shards: Path) -> dict:
     if not manifest.is_file():
         return {}
     return json.loads(manifest.read_text()).get("tokenizer", {})
-
-
-def latest_checkpoint(out: Path) -> Path | None:
-    found = sorted(out.glob("ckpt_*.pt"))
-    return found[-1] if found else None
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
 
 
 class Trainer:
@@ -146,8 +146,10 @@ class Trainer:
             self.rank,
             self.world,
             seed=cfg.shuffle_seed,
+            name="the train split",
         )
         self.val_files = find_shards(args.shards, "val") if cfg.eval_interval else []
+        self.val_windows, self.val_note = self._plan_val()
         self.step = 0
         if args.resume:
             self._resume()
@@ -168,7 +170,7 @@ class Trainer:
         path = latest_checkpoint(self.out)
         if path is None:
             raise CorpusError(f"--resume: no checkpoint (ckpt_*.pt) in {self.out}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_checkpoint(path)
         if state["model_config"] != self.cfg.model.to_dict():
             raise CorpusError(
                 f"{path}: made with another model config; cannot resume with this one"
@@ -176,12 +178,21 @@ class Trainer:
         self.raw_model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = state["step"]
-        self.train_loader.load_state_dict(state["loader"][self.rank])
+        loaders = state["loader"]  # one per saved rank, all at the same place in the stream
+        if len({(s["epoch"], s["position"]) for s in loaders}) != 1:
+            raise CorpusError(f"{path}: its ranks' loaders disagree on the stream position")
+        self.train_loader.load_state_dict(loaders[0])  # under any number of ranks
         torch.set_rng_state(state["rng"]["cpu"])
         if self.device.type == "cuda" and state["rng"].get("cuda") is not None:
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
         if self.master:
-            print(f"resumed from {path} at step {self.step}", file=sys.stderr)
+            ranks = ""
+            if len(loaders) != self.world:
+                ranks = (
+                    f" (saved by {len(loaders)} rank(s), now {self.world}: reading on from token "
+                    f"{self.train_loader.position:,} of epoch {self.train_loader.epoch})"
+                )
+            print(f"resumed from {path} at step {self.step}{ranks}", file=sys.stderr)
 
     def _save(self) -> None:
         loaders = [self.train_loader.state_dict()]
@@ -206,14 +217,38 @@ class Trainer:
             "shards": str(Path(self.args.shards).resolve()),
         }
         save_checkpoint(self.out / f"ckpt_{self.step:06d}.pt", state)
+        prune_checkpoints(self.out, self.step, self.cfg.keep_checkpoints)
 
     # --- the loop ------------------------------------------------------------------------------
+
+    def _plan_val(self) -> tuple[tuple[int, int] | None, str | None]:
+        """(count, length) of the windows to evaluate on when the val split holds fewer tokens
+        than one batch (None when it holds enough), and the line that says so."""
+        cfg = self.cfg
+        if not cfg.eval_interval:
+            return None, None
+        if not self.val_files:
+            return None, "val: no val shards, so no val loss"
+        total = count_tokens(self.val_files)
+        need = self.world * cfg.batch_size * cfg.seq_len + 1
+        if total >= need:
+            return None, None
+        if total < 2:
+            self.val_files = []
+            return None, f"val: {total} token(s), too few for one target: no val loss"
+        count, length = short_windows(total, cfg.seq_len)
+        windows = f"{count} window{'s' if count > 1 else ''} of {length}"
+        return (count, length), (
+            f"val: {total:,} tokens, fewer than one batch ({need:,}): evaluating on {windows}"
+        )
 
     @torch.no_grad()
     def val_loss(self) -> float | None:
         cfg = self.cfg
         if not self.val_files:
             return None
+        if self.val_windows:
+            return self._short_val_loss(*self.val_windows)
         loader = ShardLoader(self.val_files, cfg.batch_size, cfg.seq_len, self.rank, self.world)
         per_step = self.world * cfg.batch_size * cfg.seq_len
         steps = max(1, min(cfg.eval_tokens, loader.total - 1) // per_step)
@@ -229,6 +264,22 @@ class Trainer:
         if self.ddp:
             dist.all_reduce(total, op=dist.ReduceOp.AVG)
         return total.item()
+
+    def _short_val_loss(self, count: int, length: int) -> float:
+        """The mean loss over `count` windows of `length`, fewer than one batch: rank r takes
+        windows r, r + ranks, ... (some ranks none), on the uncompiled model."""
+        x, y = self._batch(ShardLoader(self.val_files, count, length))
+        x, y = x[self.rank :: self.world], y[self.rank :: self.world]
+        sums = torch.zeros(2, device=self.device)  # (loss x windows, windows)
+        if len(x):
+            self.raw_model.eval()
+            with self.autocast:
+                _, loss = self.raw_model(x, y)
+            self.raw_model.train()
+            sums += torch.stack([loss.float() * len(x), torch.tensor(len(x), device=self.device)])
+        if self.ddp:
+            dist.all_reduce(sums)
+        return (sums[0] / sums[1]).item()
 
     def _batch(self, loader: ShardLoader) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = loader.next_batch()
@@ -281,6 +332,8 @@ class Trainer:
                 f"steps {self.step}..{stop} of {cfg.max_steps}",
                 file=sys.stderr,
             )
+            if self.val_note:
+                print(self.val_note, file=sys.stderr)
         try:
             while self.step < stop:
                 row: dict = {}
