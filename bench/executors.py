@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from bench.realdocs import SHARED
 from corpus.dataset import Dataset, write_manifest, write_part
 from corpus.samples import write_pydoc_sample
 from corpus.schema import DOCUMENT_SCHEMA, conform
@@ -26,8 +27,6 @@ from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.pipeline import stage_job
 from pipelines.runner import config_hash, part_tasks, run_stage
 from pipelines.stages import LengthFilter
-
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 def real_texts(work: Path) -> list[str]:

@@ -25,6 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from bench.common import time_stage
+from bench.realdocs import SHARED
 from corpus.dataset import Dataset, write_manifest, write_part
 from corpus.schema import conform
 from filters.chain import FilterConfig, run_filters
@@ -35,8 +36,6 @@ from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.filter_stages import Filter
 from pipelines.runner import part_tasks
 from pipelines.stages import REGISTRY
-
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 def dolma_table(copies: int) -> pa.Table:

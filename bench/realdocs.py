@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import pydoc_data.topics
 import random
 from pathlib import Path
@@ -19,7 +20,11 @@ from corpus.sources.books import strip_gutenberg
 from corpus.sources.markup import html_to_text
 from corpus.sources.stackexchange import ROW, parse_row
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+# the shared data cloned beside the checkout, or where CORPUS_SHARED_DATA says (as in the tests)
+SHARED = Path(
+    os.environ.get("CORPUS_SHARED_DATA")
+    or Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+)
 
 BOOKS = (
     ("pg972", "pg972_devils-dictionary.txt.gz", "utf-8"),

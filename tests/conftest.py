@@ -1,4 +1,5 @@
-"""Shared fixtures: one embedded local Ray per test session."""
+"""Shared fixtures: one embedded local Ray per test session; the tests marked `shared_data` are
+skipped, with one summary line, where ../shared/data is missing."""
 
 from __future__ import annotations
 
@@ -6,7 +7,41 @@ import os
 
 import pytest
 
+from tests.helpers import SHARED_DATA, SHARED_DATA_MISSING, require_shared_data
+
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "shared_data: reads ../shared/data (skipped where it is missing)"
+    )
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("shared_data"):
+        require_shared_data()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    reason = report.longrepr[2] if report.skipped and isinstance(report.longrepr, tuple) else ""
+    if reason.removeprefix("Skipped: ") == SHARED_DATA_MISSING:
+        # one location for every such skip, so that -ra folds them into a single line
+        report.longrepr = (str(SHARED_DATA), None, SHARED_DATA_MISSING)
+    return report
+
+
+def pytest_terminal_summary(terminalreporter):
+    skipped = [
+        r
+        for r in terminalreporter.stats.get("skipped", [])
+        if r.longrepr == (str(SHARED_DATA), None, SHARED_DATA_MISSING)
+    ]
+    if skipped and not terminalreporter.hasopt("s"):  # -ra already prints the same line
+        shown = os.path.relpath(SHARED_DATA, terminalreporter.startpath)
+        terminalreporter.write_line(f"{len(skipped)} tests skipped: {shown} {SHARED_DATA_MISSING}")
 
 
 @pytest.fixture(scope="session")

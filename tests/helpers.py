@@ -7,10 +7,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+# the real test data, cloned beside the checkout; the tests that read it are marked `shared_data`
+SHARED_DATA = Path(os.environ.get("CORPUS_SHARED_DATA") or ROOT.parent / "shared" / "data")
+SHARED_DATA_MISSING = (
+    "not found (set CORPUS_SHARED_DATA=/path/to/shared/data, or clone the shared data beside "
+    "the checkout as ../shared)"
+)
 DOLMA_FILE = SHARED_DATA / "warc" / "dolma_cc_en_head-0091.jsonl.gz"
 CORPUS = [sys.executable, "-m", "pipelines.cli"]
+
+
+def require_shared_data() -> None:
+    """Skip the test (or the fixture, and so every test that uses it) where the shared data is
+    not there."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(SHARED_DATA_MISSING)
 
 
 def run_corpus(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300):
@@ -39,6 +53,7 @@ def make_pipeline(tmp: Path, name: str = "t", min_words: int = 100, part_rows: i
     """A pipeline over real text (Python's help topics and a Dolma file): import, filter, export."""
     from corpus.samples import write_pydoc_sample
 
+    require_shared_data()
     inputs = tmp / "input"
     if not inputs.exists():
         write_pydoc_sample(inputs)

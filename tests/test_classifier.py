@@ -40,6 +40,7 @@ def train_and_eval(tmp_path, *train_args, name="model"):
     return model, figures
 
 
+@pytest.mark.shared_data
 def test_toxicity_on_davidson_beats_the_majority_baseline(tmp_path):
     model, figures = train_and_eval(
         tmp_path, "--kind", "toxicity", "--labeled", TOXICITY / "davidson_slice.csv",
@@ -65,6 +66,7 @@ def test_toxicity_on_davidson_beats_the_majority_baseline(tmp_path):
     assert info["heldout"]["macro_f1"] == figures["macro_f1"]
 
 
+@pytest.mark.shared_data
 def test_toxicity_on_davidson_and_jigsaw_as_one_jsonl(tmp_path):
     """Both real sets, relabelled toxic/clean by the user, in one JSONL file."""
     rows = []
@@ -105,6 +107,7 @@ def boilerplate_pages(path):
             f.write(json.dumps({"id": f"page-{i}", "text": "\n".join(rest)}) + "\n")
 
 
+@pytest.mark.shared_data
 def test_quality_from_two_datasets(tmp_path):
     """Stack Exchange threads and Gutenberg books as good text, page boilerplate as bad."""
     forum, books, boiler = tmp_path / "forum", tmp_path / "books", tmp_path / "boiler"
@@ -151,6 +154,7 @@ def test_models_in_dclm_and_dolma_format_load_and_score_unchanged(tmp_path):
         classifier_scores([bad], str(path), None, "toxicity")
 
 
+@pytest.mark.shared_data
 def test_training_is_deterministic(tmp_path):
     args = ("--kind", "toxicity", "--labeled", TOXICITY / "jigsaw_subset_ibm_max_test_examples.csv",
             "--text-col", "comment_text", "--label-col", "toxic", "--seed", "3")  # fmt: skip

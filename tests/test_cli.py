@@ -6,7 +6,7 @@ import json
 import pytest
 import zstandard
 
-from tests.helpers import DOLMA_FILE, make_pipeline, run_corpus
+from tests.helpers import DOLMA_FILE, make_pipeline, run_corpus, write_jsonl
 
 
 def _one_line_error(proc, *needles):
@@ -29,6 +29,7 @@ def test_help_lists_every_stage_command():
         assert stage in stages.stdout
 
 
+@pytest.mark.shared_data
 def test_import_then_export_round_trips_the_dolma_file(tmp_path):
     ds, out = tmp_path / "ds", tmp_path / "out.jsonl.zst"
     proc = run_corpus("import", DOLMA_FILE, "--out", ds, "--executor", "local")
@@ -43,6 +44,7 @@ def test_import_then_export_round_trips_the_dolma_file(tmp_path):
     assert not list(tmp_path.glob(".*"))  # no work files left beside the export
 
 
+@pytest.mark.shared_data
 def test_export_of_a_damaged_dataset_stops_naming_the_part(tmp_path):
     ds = tmp_path / "ds"
     assert run_corpus("import", DOLMA_FILE, "--out", ds, "--executor", "local").returncode == 0
@@ -64,12 +66,13 @@ def test_export_of_a_damaged_dataset_stops_naming_the_part(tmp_path):
         (["run", "x.yaml", "--executor", "spark"], ["invalid choice: 'spark'"]),
         (["import", "a", "--out", "x", "--source", "blog"], ["invalid choice: 'blog'"]),
         (
-            ["import", DOLMA_FILE, "--out", "x", "--executor", "local", "--workers", "2"],
+            ["import", "in.jsonl", "--out", "x", "--executor", "local", "--workers", "2"],
             ["--workers needs --executor ray"],
         ),
     ],
 )
 def test_bad_arguments_give_one_line(tmp_path, args, needles):
+    write_jsonl(tmp_path / "in.jsonl", ['{"id": "1", "text": "a"}'])
     proc = run_corpus(*args, cwd=tmp_path)
     _one_line_error(proc, *needles)
 
@@ -106,7 +109,8 @@ BAD_CONFIGS = {
 def test_bad_configs_stop_with_one_line_naming_file_and_key(tmp_path, case):
     text, needles = BAD_CONFIGS[case]
     config = tmp_path / "bad.yaml"
-    config.write_text(text.replace("IN", str(DOLMA_FILE)))
+    write_jsonl(tmp_path / "in.jsonl", ['{"id": "1", "text": "a"}'])
+    config.write_text(text.replace("IN", str(tmp_path / "in.jsonl")))
     proc = run_corpus("run", config, "--executor", "local", cwd=tmp_path)
     _one_line_error(proc, str(config), *needles)
     assert proc.returncode == 2

@@ -9,6 +9,8 @@ import pytest
 
 from tests.helpers import ROOT, run_corpus
 
+pytestmark = pytest.mark.shared_data  # every test here reads ../shared/data
+
 
 @pytest.mark.parametrize(
     "name, at_least_docs, reasons",

@@ -125,6 +125,7 @@ def test_star_steps_and_local_components_equal_union_find(seed):
 # --- quality ----------------------------------------------------------------------------------
 
 
+@pytest.mark.shared_data
 def test_near_duplicates_found_match_brute_force_jaccard(tmp_path):
     docs = planted_corpus(n_base=400, n_variants=280)
     write_dataset(tmp_path / "in", [{"id": i, "text": t} for i, t in docs], part_rows=170)
@@ -151,6 +152,7 @@ def test_near_duplicates_found_match_brute_force_jaccard(tmp_path):
     assert min(near) > 0.6  # a false pair is a near miss, not an unrelated document
 
 
+@pytest.mark.shared_data
 def test_the_two_editions_of_book_972_land_in_one_cluster(tmp_path):
     books = SHARED_DATA / "books"
     res = run_corpus(
@@ -201,6 +203,7 @@ def mixed_documents():
     return docs
 
 
+@pytest.mark.shared_data
 def test_same_clusters_whatever_the_executor_workers_and_partitions(tmp_path, ray_session):
     write_dataset(tmp_path / "in", mixed_documents(), part_rows=23)
     results = []
@@ -248,6 +251,7 @@ def test_exact_rule_ignores_case_whitespace_punctuation_and_compatibility_forms(
     assert len({normalize_text(t) for t in [same[0], *different]}) == 4
 
 
+@pytest.mark.shared_data
 def test_exact_mode_clusters_normalized_copies(tmp_path):
     real = [t for _, t in real_documents()[:40]]
     rows = [{"id": f"d{i}", "text": t} for i, t in enumerate(real)]
@@ -290,6 +294,7 @@ def test_url_mode_uses_the_normalized_url(tmp_path):
 # --- keep rules -------------------------------------------------------------------------------
 
 
+@pytest.mark.shared_data
 def test_keep_rules_pick_the_longest_the_first_or_the_best(tmp_path):
     text = real_documents()[5][1]
     rows = [
@@ -324,6 +329,7 @@ def test_keep_quality_without_the_column_is_one_line(tmp_path):
 # --- bad input --------------------------------------------------------------------------------
 
 
+@pytest.mark.shared_data
 def test_bad_input_is_counted_never_a_crash(tmp_path):
     book = real_documents(books=("pg972",))
     big = " ".join(t for _, t in book)
@@ -378,6 +384,7 @@ def test_bad_arguments_give_one_line(tmp_path):
 # --- incremental ------------------------------------------------------------------------------
 
 
+@pytest.mark.shared_data
 def test_index_dedups_a_new_dataset_against_earlier_runs(tmp_path):
     docs = [{"id": i, "text": t} for i, t in planted_corpus(n_base=150, n_variants=90, seed=9)]
     first, second = docs[:140], docs[140:] + [{**d, "id": f"again-{d['id']}"} for d in docs[:30]]
@@ -424,6 +431,7 @@ def test_index_dedups_a_new_dataset_against_earlier_runs(tmp_path):
 # --- exactly once -----------------------------------------------------------------------------
 
 
+@pytest.mark.shared_data
 def test_killed_dedup_resumes_to_the_uninterrupted_result(tmp_path):
     docs = [{"id": i, "text": t} for i, t in planted_corpus(n_base=300, n_variants=150, seed=4)]
     write_dataset(tmp_path / "in", docs, part_rows=15)

@@ -9,6 +9,7 @@ import unicodedata
 import zipfile
 
 import pyarrow as pa
+import pytest
 
 from corpus.sources.books import read_epub, read_text_book
 from tests.helpers import SHARED_DATA
@@ -32,6 +33,7 @@ def raw_lines(name: str, encoding: str) -> list[str]:
     return gzip.open(BOOKS / name).read().decode(encoding).splitlines()
 
 
+@pytest.mark.shared_data
 def test_ascii_and_latin1_copies_give_the_same_text():
     ascii_doc, _ = one(read_text_book(BOOKS / "pg9198_complete-angler_ascii.txt.gz"))
     latin_doc, _ = one(read_text_book(BOOKS / "pg9198_complete-angler_latin1.txt.gz"))
@@ -42,6 +44,7 @@ def test_ascii_and_latin1_copies_give_the_same_text():
     assert latin_doc["author"] == "Isaak Walton"
 
 
+@pytest.mark.shared_data
 def test_gutenberg_boilerplate_gone_body_edges_kept():
     cases = {
         "pg972_devils-dictionary.txt.gz": (
@@ -76,6 +79,7 @@ def test_gutenberg_boilerplate_gone_body_edges_kept():
         assert "\r" not in text
 
 
+@pytest.mark.shared_data
 def test_epub_chapters_in_spine_order_with_opf_metadata():
     path = BOOKS / "live-manual.en.epub"
     doc, rejected = one(read_epub(path))

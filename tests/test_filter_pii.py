@@ -73,6 +73,7 @@ def real_texts() -> list[str]:
     return texts
 
 
+@pytest.mark.shared_data
 def test_real_pages_are_unchanged_but_for_planted_pii():
     """On real news, web and forum text: PII planted at known places is replaced, and the rest of
     each text comes back exactly as it was (dates, versions, prices and code included)."""

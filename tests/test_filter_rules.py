@@ -280,6 +280,7 @@ def reference_repetition(tokens: list[str], n: int) -> tuple[float, float]:
     return top, dup
 
 
+@pytest.mark.shared_data
 def test_vectorized_repetition_matches_the_definition():
     import gzip
     import json

@@ -7,11 +7,14 @@ import re
 
 import numpy as np
 import pyarrow.compute as pc
+import pytest
 
 from corpus.dataset import Dataset
 from corpus.samples import write_pydoc_sample
 from filters.rules import Rule, decide_rules
 from tests.helpers import DOLMA_FILE, SHARED_DATA, run_corpus, snapshot
+
+pytestmark = pytest.mark.shared_data  # every test here reads ../shared/data
 
 LDNOOBW = SHARED_DATA / "toxicity" / "ldnoobw"
 REASON_RE = re.compile(r"^(language|gopher|c4|fineweb|toxic_words|toxicity|quality)_[a-z0-9_]+$")

@@ -2,6 +2,7 @@ import gzip
 import json
 
 import pyarrow as pa
+import pytest
 
 from corpus.sources.jsonl import read_jsonl, write_jsonl
 from tests.helpers import DOLMA_FILE
@@ -15,6 +16,7 @@ def _read_all(path, **kwargs):
     return kept, rejected, results
 
 
+@pytest.mark.shared_data
 def test_dolma_records_map_onto_the_document_record():
     kept, rejected, _ = _read_all(DOLMA_FILE)
     with gzip.open(DOLMA_FILE) as f:
@@ -32,6 +34,7 @@ def test_dolma_records_map_onto_the_document_record():
         assert meta["digest"] == orig["metadata"]["digest"]
 
 
+@pytest.mark.shared_data
 def test_round_trip_gives_back_every_field_byte_for_byte(tmp_path):
     kept, _, _ = _read_all(DOLMA_FILE)
     out = tmp_path / "out.jsonl"

@@ -8,8 +8,11 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from tests.helpers import CORPUS, DOLMA_FILE, ROOT, run_corpus, snapshot
+
+pytestmark = pytest.mark.shared_data  # every test here reads ../shared/data
 
 SLOW_STAGE = '''
 import time

@@ -8,6 +8,7 @@ import json
 import random
 
 import numpy as np
+import pytest
 from datasketch import MinHash
 
 from filters.dedup.minhash import estimated_jaccard, shingle_hashes, signatures
@@ -46,6 +47,7 @@ def pairs() -> list[tuple[str, str]]:
     return out
 
 
+@pytest.mark.shared_data
 def test_estimates_track_true_jaccard_as_closely_as_datasketch():
     ours_err, theirs_err = [], []
     for t1, t2 in pairs():

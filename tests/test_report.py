@@ -164,6 +164,7 @@ def test_report_renders_in_headless_chromium(demo, tmp_path):
     assert load_s < 2.0
 
 
+@pytest.mark.shared_data
 def test_report_of_a_100k_document_run_is_small_and_quick(tmp_path):
     """100,000 real paragraphs through import, a length filter and exact dedup (with planted
     copies): the page stays under 5 MB, and Chromium loads it in under 2 s where present."""
