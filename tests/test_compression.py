@@ -4,7 +4,7 @@ import io
 import pytest
 import zstandard
 
-from corpus.compression import CompressedInputError, open_input, open_output
+from corpus.compression import ZSTD_LONG_WINDOW, CompressedInputError, open_input, open_output
 
 DATA = b"".join(b'{"id": "%d", "text": "line %d"}\n' % (i, i) for i in range(50_000))
 
@@ -40,7 +40,7 @@ def test_concatenated_frames_and_members_are_all_read(tmp_path):
     assert open_input(gz).read() == b"x\ny\n"
 
 
-def test_long_window_zstd_frames_decode(tmp_path):
+def test_long_window_zstd_frames_decode_only_when_allowed(tmp_path):
     # Pushshift dumps are written with --long=31; the default decoder refuses windows over 128 MB
     params = zstandard.ZstdCompressionParameters.from_level(3, window_log=31)
     path = tmp_path / "long.zst"
@@ -50,7 +50,10 @@ def test_long_window_zstd_frames_decode(tmp_path):
     path.write_bytes(buf.getvalue())
     with pytest.raises(zstandard.ZstdError):
         zstandard.ZstdDecompressor().decompressobj().decompress(buf.getvalue())
-    assert open_input(path).read() == DATA
+    assert open_input(path, max_window=ZSTD_LONG_WINDOW).read() == DATA
+    # elsewhere a 2 GiB window is refused, as the decoder would hold that much of the output
+    with pytest.raises(CompressedInputError, match="2048 MiB window"), open_input(path) as f:
+        f.read()
 
 
 def test_corrupt_zstd_is_reported(tmp_path):

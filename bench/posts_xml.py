@@ -1,0 +1,100 @@
+"""Stack Exchange `Posts.xml`: MB/s at 10 MB and at 1 GB, which must be the same (issue 18).
+
+The files are made of the 624 real rows of ../shared/data/forums/datascience-se_Posts.xml.gz,
+repeated with new ids (Id, ParentId and AcceptedAnswerId shifted together, so every copy is a
+set of whole threads). Two things are timed at each size: the row scanner alone (`scan_rows`,
+bytes to row elements) and the whole reader (`read_posts_xml`: scan, parse, spill to SQLite,
+threads, HTML to text). Goal: large/small MB/s ratio ~1.0x for both.
+
+    python -m bench.posts_xml [--small-mb 10] [--large-mb 1024] [--scanner-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import re
+import tempfile
+import time
+from pathlib import Path
+
+from bench.realdocs import SHARED
+from corpus.sources.stackexchange import ROW, read_posts_xml, scan_rows
+
+POSTS = SHARED / "forums" / "datascience-se_Posts.xml.gz"
+IDS = re.compile(rb'( (?:Id|ParentId|AcceptedAnswerId)=")(\d+)"')
+MB = 1 << 20
+
+
+def write_posts_xml(path: Path, rows: list[bytes], size_mb: int) -> float:
+    """Write copies of `rows` with shifted ids until `size_mb` is reached; return its size in MB."""
+    step = 1 + max(int(m.group(2)) for row in rows for m in IDS.finditer(row))
+    written, copy = 0, 0
+    with open(path, "wb") as f:
+        f.write(b'<?xml version="1.0" encoding="utf-8"?>\n<posts>\n')
+        while written < size_mb * MB:
+            data = b"".join(b"  %s\n" % shift_ids(row, copy * step) for row in rows)
+            f.write(data)
+            written += len(data)
+            copy += 1
+        f.write(b"</posts>\n")
+    return path.stat().st_size / MB
+
+
+def shift_ids(row: bytes, shift: int) -> bytes:
+    return IDS.sub(lambda m: b'%s%d"' % (m.group(1), int(m.group(2)) + shift), row)
+
+
+def time_scanner(path: Path) -> tuple[float, int]:
+    start = time.perf_counter()
+    with open(path, "rb") as f:
+        rows = sum(1 for _ in scan_rows(f, 16 * MB))
+    return time.perf_counter() - start, rows
+
+
+def time_reader(path: Path, scratch: Path) -> tuple[float, int]:
+    start = time.perf_counter()
+    docs = sum(r.kept.num_rows for r in read_posts_xml(path, scratch_dir=scratch))
+    return time.perf_counter() - start, docs
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.posts_xml")
+    parser.add_argument("--small-mb", type=int, default=10)
+    parser.add_argument("--large-mb", type=int, default=1024)
+    parser.add_argument("--scanner-only", action="store_true", help="skip the whole reader")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the small file (best)")
+    args = parser.parse_args(argv)
+    if not POSTS.exists():
+        raise SystemExit(f"bench posts_xml needs {POSTS}")
+    with gzip.open(POSTS) as f:
+        rows = [m.group(0) for m in ROW.finditer(f.read())]
+    print(f"posts_xml: {len(rows)} real rows repeated with new ids")
+    timers = [("scanner", time_scanner)]
+    if not args.scanner_only:
+        timers.append(("reader", lambda p: time_reader(p, p.parent)))
+    with tempfile.TemporaryDirectory(prefix="corpus-bench-") as tmp:
+        speeds: dict[str, dict[str, float]] = {name: {} for name, _ in timers}
+        for label, size_mb, repeats in (
+            ("small", args.small_mb, args.repeats),
+            ("large", args.large_mb, 1),
+        ):
+            path = Path(tmp) / f"Posts-{size_mb}mb.xml"
+            mb = write_posts_xml(path, rows, size_mb)
+            for name, timer in timers:
+                runs = [timer(path) for _ in range(repeats)]
+                seconds, count = min(runs)
+                speeds[name][label] = mb / seconds
+                unit = "rows" if name == "scanner" else "threads"
+                print(
+                    f"  {name:7s} {mb:7.1f} MB: {seconds:7.2f} s  {mb / seconds:6.1f} MB/s"
+                    f"  ({count} {unit})"
+                )
+            path.unlink()
+    for name, _ in timers:
+        ratio = speeds[name]["large"] / speeds[name]["small"]
+        print(f"  {name}: large/small MB/s = {ratio:.2f}x   (goal ~1.0x)")
+
+
+if __name__ == "__main__":
+    main()
