@@ -453,6 +453,11 @@ def summary(data: dict) -> str:
         elif s.get("rejected"):  # a stage without a rejected dataset (a crawl's URLs)
             top = sorted(s["rejected"].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
             reasons = ", ".join(f"{r} {n:,}" for r, n in top)
+        retried = (s.get("counters") or {}).get("extract_timeout_retried")
+        if retried:  # pages over the extraction time limit, tried once more with a longer one
+            recovered = s["counters"].get("extract_timeout_recovered", 0)
+            note = f"timeouts retried {retried:,}, recovered {recovered:,}"
+            reasons = f"{reasons}; {note}" if reasons else note
         docs_in = "-" if s["docs_in"] is None else f"{s['docs_in']:,}"
         docs_out = "-" if s["docs_out"] is None else f"{s['docs_out']:,}"
         lines.append(f"{s['name']:<14} {s['type']:<14} {docs_in:>9} {docs_out:>9}  {reasons}")

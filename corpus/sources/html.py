@@ -8,6 +8,7 @@ results on trafilatura's own with/without snippets (see tests/test_extract_web.p
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import trafilatura
@@ -30,7 +31,10 @@ class ExtractOptions:
     favor: str = "precision"  # precision | balanced | recall
     comments: bool = False  # keep the comment section (forum threads want it)
     tables: bool = True
+    # a safety net against hangs, not a filter: a page over the limit is tried once more, alone,
+    # with retry_time_limit_s (None: 4 x time_limit_s), so that a busy machine drops nothing
     time_limit_s: float = 5.0
+    retry_time_limit_s: float | None = None
     max_bytes: int = 8 << 20  # larger pages are rejected as too_large, not parsed
     min_chars: int = 1  # shorter extractions are rejected as no_text
 
@@ -54,24 +58,17 @@ def extract_html(
     url: str | None = None,
     content_type: str | None = None,
     options: ExtractOptions | None = None,
+    count: Callable[[str], None] | None = None,
 ) -> dict:
-    """The Document fields trafilatura finds in one page; raises Rejected when there are none."""
+    """The Document fields trafilatura finds in one page; raises Rejected when there are none.
+    `count` is called with a counter's name when a page is retried after a timeout, and again
+    when that retry finishes."""
     options = options or DEFAULT_OPTIONS
     if len(data) > options.max_bytes:
         raise Rejected("too_large", f"{len(data)} bytes > max_bytes {options.max_bytes}")
     html, charset = decode_bytes(data, content_type, html=True)
     try:
-        with time_limit(options.time_limit_s):
-            doc = trafilatura.bare_extraction(
-                html,
-                url=url,
-                favor_precision=options.favor == "precision",
-                favor_recall=options.favor == "recall",
-                include_comments=options.comments,
-                include_tables=options.tables,
-                with_metadata=True,
-                deduplicate=False,
-            )
+        doc = _extract_with_retry(html, url, options, count or (lambda name: None))
     except TimeLimitExceeded as exc:
         raise Rejected("extract_timeout", str(exc)) from None
     except (ValueError, TypeError, RecursionError, AssertionError) as exc:
@@ -96,3 +93,33 @@ def extract_html(
         "url": url or doc.url or None,
         "meta": meta,
     }
+
+
+def _extract_with_retry(
+    html: str, url: str | None, options: ExtractOptions, count: Callable[[str], None]
+):
+    """trafilatura's extraction within the time limit; a page over it is tried once more with the
+    retry limit (counted `extract_timeout_retried`, then `extract_timeout_recovered` when that
+    try finishes; one that does not raises TimeLimitExceeded)."""
+    try:
+        return _extract(html, url, options, options.time_limit_s)
+    except TimeLimitExceeded:
+        count("extract_timeout_retried")
+    retry_s = options.retry_time_limit_s
+    doc = _extract(html, url, options, 4 * options.time_limit_s if retry_s is None else retry_s)
+    count("extract_timeout_recovered")
+    return doc
+
+
+def _extract(html: str, url: str | None, options: ExtractOptions, limit_s: float):
+    with time_limit(limit_s):
+        return trafilatura.bare_extraction(
+            html,
+            url=url,
+            favor_precision=options.favor == "precision",
+            favor_recall=options.favor == "recall",
+            include_comments=options.comments,
+            include_tables=options.tables,
+            with_metadata=True,
+            deduplicate=False,
+        )
