@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from corpus.compression import CompressedInputError, open_input
+from corpus.compression import ZSTD_LONG_WINDOW, CompressedInputError, open_input
 from corpus.sources.books import read_epub, read_text_book
 from corpus.sources.common import Batcher, Rejected, file_meta
 from corpus.sources.html import ExtractOptions, is_html
@@ -21,7 +21,7 @@ from corpus.sources.social import read_mastodon, read_reddit, read_twitter
 from corpus.sources.stackexchange import read_posts_xml
 from corpus.sources.warc import read_html_file, read_warc
 from corpus.stage import StageResult
-from pipelines.stages import SourceStage, expand_paths, register
+from pipelines.stages import InputFile, SourceStage, expand_paths, register
 
 SNIFF_BYTES = 65536
 
@@ -29,15 +29,16 @@ SNIFF_BYTES = 65536
 def sniff(path: Path) -> bytes:
     """The first bytes of a file, decompressed; b"" if it cannot be read."""
     try:
-        with open_input(path) as f:
+        # any window a Reddit dump uses: reading 64 KiB fills little of it
+        with open_input(path, max_window=ZSTD_LONG_WINDOW) as f:
             return f.read(SNIFF_BYTES)
     except (OSError, CompressedInputError):
         return b""
 
 
-def unsupported(path: Path, source: str, why: str) -> Iterator[StageResult]:
+def unsupported(path: Path, name: str, source: str, why: str) -> Iterator[StageResult]:
     batch = Batcher()
-    row = {"id": path.name, "source": source, "meta": file_meta(path)}
+    row = {"id": f"{source}:{name}", "source": source, "meta": file_meta(path)}
     batch.reject(row, Rejected("unsupported_format", why))
     yield from batch.finish()
 
@@ -107,14 +108,19 @@ def _options(p: _HtmlParams, comments: bool | None = None) -> ExtractOptions:
     )
 
 
-def _read_web(stage: _Extract, path: Path, options: ExtractOptions) -> Iterator[StageResult]:
+def _read_web(
+    stage: _Extract, path: Path, name: str, options: ExtractOptions
+) -> Iterator[StageResult]:
     head = sniff(path)
+    source = stage.source
     if head.startswith((b"WARC/", b"warc/")):
         select = stage.params.select()
-        return read_warc(path, source=stage.source, options=options, select=select, **stage.sizes())
+        return read_warc(
+            path, name=name, source=source, options=options, select=select, **stage.sizes()
+        )
     if is_html(None, head):
-        return read_html_file(path, source=stage.source, options=options)
-    return unsupported(path, stage.source, "neither a WARC/WET file nor an HTML page")
+        return read_html_file(path, name=name, source=source, options=options)
+    return unsupported(path, name, source, "neither a WARC/WET file nor an HTML page")
 
 
 @register("extract_web")
@@ -127,8 +133,8 @@ class ExtractWeb(_Extract):
     class Params(_HtmlParams):
         pass
 
-    def read(self, path: Path) -> Iterator[StageResult]:
-        return _read_web(self, path, _options(self.params))
+    def read(self, path: Path, name: str) -> Iterator[StageResult]:
+        return _read_web(self, path, name, _options(self.params))
 
 
 @register("extract_article")
@@ -148,11 +154,11 @@ class ExtractBook(_Extract):
     class Params(_Common):
         max_book_mb: int = 256
 
-    def read(self, path: Path) -> Iterator[StageResult]:
+    def read(self, path: Path, name: str) -> Iterator[StageResult]:
         max_bytes = self.params.max_book_mb << 20
         if sniff(path).startswith(b"PK\x03\x04"):
-            return read_epub(path, max_bytes=max_bytes)
-        return read_text_book(path, max_bytes=max_bytes)
+            return read_epub(path, name=name, max_bytes=max_bytes)
+        return read_text_book(path, name=name, max_bytes=max_bytes)
 
 
 @register("extract_forum")
@@ -168,19 +174,20 @@ class ExtractForum(_Extract):
         min_score: int | None = None
         max_answers: int | None = None
 
-    def read(self, path: Path) -> Iterator[StageResult]:
+    def read(self, path: Path, name: str) -> Iterator[StageResult]:
         p = self.params
         head = sniff(path)
         if re.search(rb"<posts[\s>]", head[:4096]):
             return read_posts_xml(
                 path,
+                name=name,
                 site=p.site,
                 min_score=p.min_score,
                 max_answers=p.max_answers,
                 scratch_dir=self.scratch_dir,
                 **self.sizes(),
             )
-        return _read_web(self, path, _options(p))
+        return _read_web(self, path, name, _options(p))
 
 
 @register("extract_social")
@@ -194,18 +201,43 @@ class ExtractSocial(_Extract):
         format: Literal["auto", "reddit", "twitter", "mastodon"] = "auto"
         min_score: int | None = None  # Reddit comments below it are dropped
 
-    def read(self, path: Path) -> Iterator[StageResult]:
+    def _format(self, path: Path) -> str | None:
         fmt = self.params.format
-        if fmt == "auto":
-            fmt = detect_social(sniff(path))
+        return detect_social(sniff(path)) if fmt == "auto" else fmt
+
+    def group_inputs(self, inputs: list[InputFile]) -> list[list[InputFile]]:
+        """Every Reddit file of the stage in one task, as a thread's submission and comments
+        come in different files (RS_ and RC_ dumps, later months); likewise Twitter pages,
+        as a conversation spans pages. Other files are read one a task."""
+        groups: list[list[InputFile]] = []
+        by_format: dict[str, list[InputFile]] = {}
+        for one in inputs:
+            fmt = self._format(one.path)
+            if fmt in ("reddit", "twitter"):
+                if fmt not in by_format:
+                    by_format[fmt] = []
+                    groups.append(by_format[fmt])
+                by_format[fmt].append(one)
+            else:
+                groups.append([one])
+        return groups
+
+    def read_group(self, inputs: list[InputFile]) -> Iterator[StageResult]:
+        fmt = self._format(inputs[0].path)
         common = {"scratch_dir": self.scratch_dir, **self.sizes()}
+        paths, names = [one.path for one in inputs], [one.name for one in inputs]
         if fmt == "reddit":
-            return read_reddit(path, min_score=self.params.min_score, **common)
+            return read_reddit(paths, names=names, min_score=self.params.min_score, **common)
         if fmt == "twitter":
-            return read_twitter(path, **common)
+            return read_twitter(paths, names=names, **common)
+        (one,) = inputs
         if fmt == "mastodon":
-            return read_mastodon(path, **common)
-        return unsupported(path, "social", "not a Reddit dump, Twitter v2 page or Mastodon outbox")
+            return read_mastodon(one.path, name=one.name, **common)
+        why = "not a Reddit dump, Twitter v2 page or Mastodon outbox"
+        return unsupported(one.path, one.name, "social", why)
+
+
+REDDIT_KEY = re.compile(rb'"(subreddit|link_id|selftext|body)"\s*:')
 
 
 def detect_social(head: bytes) -> str | None:
@@ -225,4 +257,6 @@ def detect_social(head: bytes) -> str | None:
         return "twitter"
     if re.search(rb'"(orderedItems|OrderedCollection(Page)?)"', head):
         return "mastodon"
+    if obj is None and re.match(rb'\s*\{\s*"', first) and REDDIT_KEY.search(first):
+        return "reddit"  # a post longer than the sniffed bytes
     return None

@@ -38,10 +38,12 @@ from pipelines.progress import Progress
 from pipelines.stages import (
     FilesStage,
     GlobalStage,
+    InputFile,
     MapStage,
     SinkStage,
     SourceStage,
     Stage,
+    input_names,
     stage_class,
 )
 
@@ -77,7 +79,8 @@ class Task:
 
     key: str  # names the commit record and the outputs' stem
     input_path: str
-    fingerprint: str  # a part's sha256, or a file's path, size and mtime
+    fingerprint: str  # a part's sha256, or a file's path, name, size and mtime
+    inputs: tuple[tuple[str, str], ...] = ()  # a source's (path, name) files, read together
 
 
 @dataclass
@@ -103,12 +106,24 @@ def config_hash(stage_type: str, version: int, params: dict, upstream: str) -> s
 
 
 def source_tasks(stage: SourceStage, files: list[Path] | None = None) -> list[Task]:
-    """One task per input file: the stage's own `paths`, or `files` another stage wrote."""
+    """One task per group of input files (most often one file): the stage's own `paths`, or
+    `files` another stage wrote. Each file is named in ids by its path relative to the rest."""
+    paths = stage.input_files() if files is None else files
+    inputs = [InputFile(p, n) for p, n in zip(paths, input_names(paths), strict=True)]
     tasks = []
-    for i, path in enumerate(stage.input_files() if files is None else files):
-        st = path.stat()
-        fingerprint = f"{path}|{st.st_size}|{st.st_mtime_ns}"
-        tasks.append(Task(key=f"part-{i:05d}", input_path=str(path), fingerprint=fingerprint))
+    for i, group in enumerate(stage.group_inputs(inputs)):
+        prints = []
+        for one in group:
+            st = one.path.stat()
+            prints.append(f"{one.path}|{one.name}|{st.st_size}|{st.st_mtime_ns}")
+        tasks.append(
+            Task(
+                key=f"part-{i:05d}",
+                input_path=str(group[0].path),
+                fingerprint="+".join(prints),
+                inputs=tuple((str(one.path), one.name) for one in group),
+            )
+        )
     return tasks
 
 
@@ -156,13 +171,14 @@ def execute_task(job: StageJob, task: Task) -> dict:
 
 def _read_source(job: StageJob, stage: SourceStage, task: Task) -> dict:
     kept, rejected = [], []
-    stats = {"counters": {"input_file_bytes": Path(task.input_path).stat().st_size}}
+    inputs = [InputFile(Path(path), name) for path, name in task.inputs]
+    stats = {"counters": {"input_file_bytes": sum(one.path.stat().st_size for one in inputs)}}
     scratch = Path(job.state_dir) / "scratch" / task.key  # inside the run, removed when done
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     stage.scratch_dir = scratch
     try:
-        for i, result in enumerate(stage.read(Path(task.input_path))):
+        for i, result in enumerate(stage.read_group(inputs)):
             _write_result(job, result, f"{task.key}-{i:04d}", kept, rejected)
             merge_stats(stats, _result_stats(result, None))
     finally:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import importlib
+import os
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,6 +111,23 @@ class FilesStage(Stage):
         """Remove what an earlier run under another config left in `out_dir`."""
 
 
+class InputFile(typing.NamedTuple):
+    """One input file of a source stage and its identity in document ids: the path relative to
+    the stage's inputs (`a/Posts.xml`, `b/Posts.xml`), so two files that share a base name
+    never give the same ids."""
+
+    path: Path
+    name: str
+
+
+def input_names(paths: list[Path]) -> list[str]:
+    """Each path relative to the deepest folder holding them all (a lone file: its base name)."""
+    if not paths:
+        return []
+    root = Path(os.path.commonpath([str(p.parent) for p in paths]))
+    return [p.relative_to(root).as_posix() for p in paths]
+
+
 class SourceStage(Stage):
     """Reads external files into documents."""
 
@@ -120,8 +138,18 @@ class SourceStage(Stage):
         """The files this source reads, in a fixed order."""
         raise NotImplementedError
 
-    def read(self, path: Path) -> Iterator[StageResult]:
-        """The documents of one file, in batches; each batch becomes a part."""
+    def group_inputs(self, inputs: list[InputFile]) -> list[list[InputFile]]:
+        """The inputs read together by one task. One file a task, unless a record's parts can
+        sit in different files (a Reddit thread's submission and its comments)."""
+        return [[one] for one in inputs]
+
+    def read_group(self, inputs: list[InputFile]) -> Iterator[StageResult]:
+        """The documents of one group of `group_inputs`, in batches; each becomes a part."""
+        (one,) = inputs
+        return self.read(one.path, one.name)
+
+    def read(self, path: Path, name: str) -> Iterator[StageResult]:
+        """The documents of one file (`name`: its identity in ids), in batches."""
         raise NotImplementedError
 
 
@@ -221,10 +249,11 @@ class ImportJsonl(SourceStage):
     def input_files(self) -> list[Path]:
         return expand_paths(self.params.paths)
 
-    def read(self, path: Path) -> Iterator[StageResult]:
+    def read(self, path: Path, name: str) -> Iterator[StageResult]:
         p = self.params
         return read_jsonl(
             path,
+            name=name,
             default_source=p.source,
             max_doc_bytes=p.max_doc_mb << 20,
             part_rows=p.part_rows,

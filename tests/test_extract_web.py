@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import re
 from collections import Counter
 
 import pyarrow as pa
+import pytest
 import trafilatura
+import zstandard
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from corpus.sources.html import ExtractOptions
 from corpus.sources.warc import read_html_file, read_warc
-from tests.helpers import SHARED_DATA
+from tests.helpers import SHARED_DATA, run_corpus
 
 SCRAPINGHUB = SHARED_DATA / "html" / "scrapinghub"
 TRAFILATURA = SHARED_DATA / "html" / "trafilatura"
@@ -44,6 +47,7 @@ def token_f1(pred: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+@pytest.mark.shared_data
 def test_article_f1_beats_bare_trafilatura_on_gold_pages():
     gold = json.loads((SCRAPINGHUB / "ground-truth.json").read_text())
     ours, bare = [], []
@@ -59,6 +63,7 @@ def test_article_f1_beats_bare_trafilatura_on_gold_pages():
     assert mean_ours >= mean_bare
 
 
+@pytest.mark.shared_data
 def test_boilerplate_snippets_at_least_as_good_as_bare_trafilatura():
     cases = json.loads((TRAFILATURA / "evaldata_subset.json").read_text())
     score = Counter()
@@ -74,6 +79,7 @@ def test_boilerplate_snippets_at_least_as_good_as_bare_trafilatura():
     assert score["ours"] >= score["bare"]
 
 
+@pytest.mark.shared_data
 def test_article_metadata_lifted_into_columns():
     path = SCRAPINGHUB / "0d46122928b6f468cc4bbc694051d0dbae5702bc75a16dab82a99b58daf150a0.html.gz"
     kept, _, _ = collect(read_html_file(path, source="article"))
@@ -84,6 +90,7 @@ def test_article_metadata_lifted_into_columns():
     assert json.loads(row["meta"])["path"] == str(path)
 
 
+@pytest.mark.shared_data
 def test_warc_documents_point_back_at_their_records():
     path = WARC_DIR / "resiliparse_CC-MAIN-2020-34_excerpt.warc.gz"
     kept, rejected, counters = collect(read_warc(path))
@@ -97,9 +104,30 @@ def test_warc_documents_point_back_at_their_records():
         record = next(iter(ArchiveIterator(io.BytesIO(raw[meta["warc_offset"] :]))))
         assert record.rec_headers.get_header("WARC-Record-ID") == meta["warc_record_id"]
         assert record.rec_headers.get_header("WARC-Target-URI") == row["url"]
-        assert row["id"] == f"{path.name}@{meta['warc_offset']}"
+        # named by URL and payload digest, not by file and offset: stable across crawls
+        digest = hashlib.sha1(record.content_stream().read()).hexdigest()[:16]
+        assert row["id"] == f"web:{row['url']}#{digest}"
 
 
+@pytest.mark.shared_data
+def test_plain_and_zstd_warcs_give_the_documents_the_gzip_one_gives(tmp_path):
+    path = WARC_DIR / "resiliparse_CC-MAIN-2020-34_excerpt.warc.gz"
+    raw = gzip.decompress(path.read_bytes())
+    plain, packed = tmp_path / "cc.warc", tmp_path / "cc.warc.zst"
+    plain.write_bytes(raw)
+    packed.write_bytes(zstandard.ZstdCompressor().compress(raw))
+    kept, _, _ = collect(read_warc(path))
+    assert kept.num_rows == 15
+    for other in (plain, packed):
+        got, _, _ = collect(read_warc(other))
+        assert got.column("id").to_pylist() == kept.column("id").to_pylist()
+        assert got.column("text").to_pylist() == kept.column("text").to_pylist()
+        for row in got.to_pylist():  # offsets into the decompressed stream
+            offset = json.loads(row["meta"])["warc_offset"]
+            assert raw[offset:].startswith(b"WARC/1.0\r\nWARC-Type: response")
+
+
+@pytest.mark.shared_data
 def test_wet_records_are_text_already():
     kept, rejected, _ = collect(read_warc(WARC_DIR / "cc-whirlwind_whirlwind.warc.wet.gz"))
     assert rejected.num_rows == 0 and kept.num_rows == 1
@@ -199,3 +227,42 @@ def test_page_limits_reject_by_name(tmp_path):
     assert rejected.column("reason").to_pylist() == ["extract_timeout"]
     kept, _, _ = collect(read_warc(path, options=ExtractOptions(time_limit_s=60)))
     assert kept.num_rows == 1
+
+
+def test_a_page_over_the_time_limit_is_retried_once_with_a_longer_limit(tmp_path):
+    page = PAGE.format(title="Slow", body="word " * 20_000)  # far more than 1 ms to extract
+    path = tmp_path / "slow.warc.gz"
+    write_warc(path, [("http://a.test/slow", "text/html", page.encode())])
+    slow = ExtractOptions(time_limit_s=0.001, retry_time_limit_s=60)
+    kept, rejected, counters = collect(read_warc(path, options=slow))
+    unhurried, _, _ = collect(read_warc(path, options=ExtractOptions(time_limit_s=60)))
+    assert kept.num_rows == 1 and rejected.num_rows == 0
+    assert kept.column("text").to_pylist() == unhurried.column("text").to_pylist()
+    assert counters["extract_timeout_retried"] == counters["extract_timeout_recovered"] == 1
+    hangs = ExtractOptions(time_limit_s=0.001, retry_time_limit_s=0.002)
+    kept, rejected, counters = collect(read_warc(path, options=hangs))
+    assert kept.num_rows == 0 and rejected.column("reason").to_pylist() == ["extract_timeout"]
+    assert counters["extract_timeout_retried"] == 1 and "extract_timeout_recovered" not in counters
+
+
+def test_the_run_report_counts_retried_timeouts(tmp_path):
+    page = PAGE.format(title="Slow", body="word " * 20_000)
+    write_warc(tmp_path / "slow.warc.gz", [("http://a.test/slow", "text/html", page.encode())])
+    config = tmp_path / "web.yaml"
+    config.write_text(
+        f"""
+name: web
+stages:
+  - stage: extract_web
+    name: web
+    paths: ["{tmp_path}/slow.warc.gz"]
+    time_limit_s: 0.001  # and 4 ms for the retry: this page needs far more
+"""
+    )
+    run = tmp_path / "run"
+    proc = run_corpus("run", config, "--run-dir", run, "--executor", "local")
+    assert proc.returncode == 0, proc.stderr
+    stage = json.loads((run / "report" / "report.json").read_text())["stages"][0]
+    assert stage["docs_out"] == 0 and stage["rejected"] == {"extract_timeout": 1}
+    assert stage["counters"]["extract_timeout_retried"] == 1
+    assert "extract_timeout 1; timeouts retried 1, recovered 0" in proc.stderr

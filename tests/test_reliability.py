@@ -24,7 +24,7 @@ from corpus.errors import CorruptPartError, DatasetError
 from corpus.schema import SOURCES, conform
 from corpus.shards import ShardError, open_shard, read_header, write_shard
 from pipelines.params import parse_params
-from pipelines.stages import REGISTRY
+from pipelines.stages import REGISTRY, InputFile
 from tests.helpers import SHARED_DATA, run_corpus, write_dataset
 from tests.test_shards import spec_read
 
@@ -183,6 +183,7 @@ def _mutate(data: bytes, rng: random.Random) -> bytes:
 
 
 @pytest.mark.parametrize("kind, path", FUZZ_INPUTS, ids=[p.name for _, p in FUZZ_INPUTS])
+@pytest.mark.shared_data
 def test_readers_survive_mutated_inputs(tmp_path, kind, path):
     cls = REGISTRY[f"extract_{kind}"]
     rng = random.Random(path.name)
@@ -205,7 +206,8 @@ def test_readers_survive_mutated_inputs(tmp_path, kind, path):
         stage.scratch_dir = case
         started = time.perf_counter()
         kept = rejected = 0
-        for result in stage.read(target):  # must not raise: bad input is a named rejection
+        # must not raise: bad input is a named rejection
+        for result in stage.read_group([InputFile(target, target.name)]):
             kept += result.kept.num_rows
             rejected += result.rejected.num_rows
             if result.rejected.num_rows:
@@ -307,7 +309,11 @@ def test_warc_request_without_a_target_uri_is_a_named_rejection(tmp_path):
     cls = REGISTRY["extract_web"]
     stage = cls(parse_params(cls.Params, {"paths": [str(path)]}, "test"))
     stage.scratch_dir = tmp_path
-    rejected = [r for res in stage.read(path) for r in res.rejected.to_pylist()]
+    rejected = [
+        r
+        for res in stage.read_group([InputFile(path, path.name)])
+        for r in res.rejected.to_pylist()
+    ]
     assert [r["reason"] for r in rejected] == ["malformed_record"]
     assert "AttributeError" in rejected[0]["error"]
 

@@ -29,10 +29,11 @@ from corpus.tokenizer import (
 )
 from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.params import parse_params
-from pipelines.stages import REGISTRY
+from pipelines.stages import REGISTRY, InputFile
 from tests.helpers import (
     SHARED_DATA,
     kill_when,
+    require_shared_data,
     run_corpus,
     run_shards,
     run_tokenizer,
@@ -81,7 +82,7 @@ def _extracted(kind: str, path: Path, tmp: Path) -> list[dict]:
     stage = cls(parse_params(cls.Params, {"paths": [str(path)]}, "test"))
     stage.scratch_dir = tmp
     rows = []
-    for result in stage.read(path):
+    for result in stage.read_group([InputFile(path, path.name)]):
         rows += result.kept.select(["id", "text", "source"]).to_pylist()
     return rows
 
@@ -92,6 +93,8 @@ def shared_documents() -> tuple[dict, ...]:
     see whole: the toxicity CSV rows (tweets with emoji), the word lists, and the books decoded
     from their own encodings (Latin-1 included) with their Gutenberg headers."""
     import tempfile
+
+    require_shared_data()
 
     tmp = Path(tempfile.mkdtemp())
     docs: list[dict] = []

@@ -107,11 +107,11 @@ def is_gutenberg(text: str) -> bool:
 
 
 def read_text_book(
-    path: Path, *, max_bytes: int = 64 << 20, source: str = "book"
+    path: Path, *, max_bytes: int = 64 << 20, source: str = "book", name: str | None = None
 ) -> Iterator[StageResult]:
     """One document from a plain or Gutenberg text file (plain, gzip or zstd)."""
     batch = Batcher()
-    base = {"id": _book_id(path), "source": source, "meta": file_meta(path)}
+    base = {"id": _book_id(path, name), "source": source, "meta": file_meta(path)}
     try:
         with open_input(path) as f:
             data = f.read(max_bytes + 1)
@@ -148,8 +148,9 @@ def read_text_book(
     yield from batch.finish()
 
 
-def _book_id(path: Path) -> str:
-    return f"book:{path.name}"
+def _book_id(path: Path, name: str | None) -> str:
+    """`name` is the file's identity among a stage's inputs; alone, its base name."""
+    return f"book:{name or path.name}"
 
 
 # --- EPUB -----------------------------------------------------------------------------------
@@ -160,11 +161,11 @@ XHTML_TYPES = ("application/xhtml+xml", "text/html", "application/x-dtbook+xml")
 
 
 def read_epub(
-    path: Path, *, max_bytes: int = 256 << 20, source: str = "book"
+    path: Path, *, max_bytes: int = 256 << 20, source: str = "book", name: str | None = None
 ) -> Iterator[StageResult]:
     """One document from an EPUB (2 or 3): chapters in spine order, metadata from the OPF."""
     batch = Batcher()
-    base = {"id": _book_id(path), "source": source, "meta": file_meta(path)}
+    base = {"id": _book_id(path, name), "source": source, "meta": file_meta(path)}
     try:
         doc = _epub_document(path, max_bytes)
     except Rejected as rej:
@@ -184,6 +185,10 @@ def _epub_document(path: Path, max_bytes: int) -> dict:
         for info in archive.infolist():
             if _unsafe(info.filename):
                 raise Rejected("unsafe_path", f"archive member {info.filename!r}")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                # EPUB allows no other; zipfile inflates bzip2 and lzma members with no cap
+                why = f"member {info.filename!r} is neither stored nor deflated"
+                raise Rejected("not_epub", why)
         total = sum(i.file_size for i in archive.infolist())
         if total > max_bytes:
             raise Rejected("too_large", f"{total} bytes uncompressed > max_bytes {max_bytes}")
@@ -193,7 +198,10 @@ def _epub_document(path: Path, max_bytes: int) -> dict:
             if name not in names:
                 raise Rejected("not_epub", f"missing archive member {name!r}")
             try:
-                return archive.read(name)
+                # read(n) inflates at most n bytes a step; a bare read() inflates up to 2 GiB
+                # at once before cutting it to the size in the directory, which may lie
+                with archive.open(name) as member:
+                    return member.read(archive.getinfo(name).file_size)
             except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
                 raise Rejected("truncated_input", f"member {name!r}: {exc}") from None
 

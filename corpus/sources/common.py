@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 import charset_normalizer
 import pyarrow as pa
@@ -189,8 +190,9 @@ def _western(data: bytes) -> str | None:
     return None
 
 
-class TimeLimitExceeded(Exception):
-    pass
+class TimeLimitExceeded(BaseException):
+    """A block ran past its time_limit: a BaseException, like KeyboardInterrupt, so that a
+    library's `except Exception` (trafilatura has several) cannot swallow it."""
 
 
 @contextmanager
@@ -247,6 +249,25 @@ def parse_date(value: object) -> datetime | None:
     except (ValueError, OverflowError, OSError):
         return None
     return None
+
+
+LINE_STEP = 1 << 20  # the rest of an over-long line is read through this much at a time
+
+
+def read_lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """(line, its size in bytes) for each line of `stream`, newline kept.
+
+    A line over `max_bytes` comes cut to its first `max_bytes + 1` bytes, with its whole size
+    (so `size > len(line)`); the rest is read through and dropped, so no line is held whole.
+    """
+    while line := stream.readline(max_bytes + 1):
+        size = len(line)
+        if size > max_bytes and not line.endswith(b"\n"):
+            while rest := stream.readline(LINE_STEP):
+                size += len(rest)
+                if rest.endswith(b"\n"):
+                    break
+        yield line, size
 
 
 def file_meta(path: Path, **more) -> dict:

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from corpus.compression import CompressedInputError, open_input
 from corpus.schema import DOCUMENT_SCHEMA, SOURCES, conform, rejected_rows
-from corpus.sources.common import REJECT_TEXT_CHARS, Rejected, parse_date
+from corpus.sources.common import REJECT_TEXT_CHARS, Rejected, parse_date, read_lines
 from corpus.stage import StageResult
 
 RECORD_KEY = "_record"  # meta key holding the input record's other top-level fields
@@ -29,6 +29,7 @@ LIFTED_FIELDS = ("url", "title", "author")
 def read_jsonl(
     path: str | Path,
     *,
+    name: str | None = None,
     default_source: str = "web",
     max_doc_bytes: int = 64 << 20,
     part_rows: int = 100_000,
@@ -36,6 +37,7 @@ def read_jsonl(
 ) -> Iterator[StageResult]:
     """Yield the documents of a JSONL file (plain, gzip or zstd) in batches of bounded size."""
     path = Path(path)
+    name = name or path.name  # the file's identity among a stage's inputs, for unnamed records
     rows: list[dict] = []
     rejects: list[dict] = []
     stats = {"lines": 0, "newlines_normalized": 0}
@@ -43,14 +45,14 @@ def read_jsonl(
     lineno = 0
     with open_input(path) as stream:
         try:
-            for lineno, line in enumerate(stream, 1):
-                if not line.strip():
+            for lineno, (line, size) in enumerate(read_lines(stream, max_doc_bytes), 1):
+                if size == len(line) and not line.strip():
                     continue
                 stats["lines"] += 1
                 try:
-                    row = _parse_line(line, path.name, lineno, default_source, max_doc_bytes)
+                    row = _parse_line(line, size, name, lineno, default_source, max_doc_bytes)
                 except Rejected as rej:
-                    rejects.append(_reject(f"{path.name}:{lineno}", default_source, path, rej))
+                    rejects.append(_reject(f"{name}:{lineno}", default_source, path, rej))
                     continue
                 if "\r" in row["text"]:
                     row["text"] = row["text"].replace("\r\n", "\n").replace("\r", "\n")
@@ -63,14 +65,17 @@ def read_jsonl(
                     stats = {"lines": 0, "newlines_normalized": 0}
         except CompressedInputError as exc:
             rej = Rejected("truncated_input", f"after line {lineno}: {exc}")
-            rejects.append(_reject(f"{path.name}:{lineno + 1}", default_source, path, rej))
+            rejects.append(_reject(f"{name}:{lineno + 1}", default_source, path, rej))
     yield _batch(rows, rejects, stats)
 
 
-def _parse_line(line: bytes, name: str, lineno: int, default_source: str, max_bytes: int) -> dict:
-    if len(line) > max_bytes:
+def _parse_line(
+    line: bytes, size: int, name: str, lineno: int, default_source: str, max_bytes: int
+) -> dict:
+    """The document of one line; `size` is the line's whole size, `line` may be its head only."""
+    if size > max_bytes:
         text = line[:REJECT_TEXT_CHARS].decode("utf-8", "replace")
-        raise Rejected("too_large", f"{len(line)} bytes > max_doc_bytes {max_bytes}", text)
+        raise Rejected("too_large", f"{size} bytes > max_doc_bytes {max_bytes}", text)
     try:
         decoded = line.decode("utf-8")
     except UnicodeDecodeError as exc:

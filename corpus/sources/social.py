@@ -25,12 +25,22 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from corpus.compression import CompressedInputError, open_input
-from corpus.sources.common import Batcher, Rejected, file_meta, parse_date, scratch_db
+from corpus.compression import ZSTD_LONG_WINDOW, CompressedInputError, open_input
+from corpus.sources.common import (
+    Batcher,
+    Rejected,
+    file_meta,
+    parse_date,
+    read_lines,
+    scratch_db,
+)
 from corpus.sources.markup import html_to_text
 from corpus.stage import StageResult
 
 DELETED = ("[deleted]", "[removed]", "[deleted by user]")
+
+
+Where = tuple[int, int]  # (the input file's index, the line in it)
 
 
 class Spill:
@@ -39,31 +49,42 @@ class Spill:
     def __init__(self, db: sqlite3.Connection):
         self.db = db
         db.execute(
-            "CREATE TABLE posts (thread TEXT, seq INTEGER, post_id TEXT, line INTEGER, row TEXT)"
+            "CREATE TABLE posts "
+            "(thread TEXT, seq INTEGER, post_id TEXT, file INTEGER, line INTEGER, row TEXT)"
         )
         self._seq = 0
 
-    def add(self, thread: str, post_id: str, line: int, row: dict) -> None:
+    def add(self, thread: str, post_id: str, where: Where, row: dict) -> None:
         self._seq += 1
         self.db.execute(
-            "INSERT INTO posts VALUES (?, ?, ?, ?, ?)",
-            (thread, self._seq, post_id, line, json.dumps(row)),
+            "INSERT INTO posts VALUES (?, ?, ?, ?, ?, ?)",
+            (thread, self._seq, post_id, *where, json.dumps(row)),
         )
 
-    def threads(self) -> Iterator[tuple[str, list[tuple[int, dict]]]]:
-        """(thread key, [(line, post)]) in thread-key order, posts in the order added."""
+    def threads(self) -> Iterator[tuple[str, list[tuple[Where, dict]]]]:
+        """(thread key, [(where, post)]) in thread-key order, posts in the order added."""
         self.db.execute("CREATE INDEX by_thread ON posts (thread, seq)")
         current, posts = None, []
-        for thread, line, raw in self.db.execute(
-            "SELECT thread, line, row FROM posts ORDER BY thread, seq"
+        for thread, file, line, raw in self.db.execute(
+            "SELECT thread, file, line, row FROM posts ORDER BY thread, seq"
         ):
             if thread != current and posts:
                 yield current, posts
                 posts = []
             current = thread
-            posts.append((line, json.loads(raw)))
+            posts.append(((file, line), json.loads(raw)))
         if posts:
             yield current, posts
+
+
+def _inputs(paths: Path | list[Path], names: list[str] | None) -> tuple[list[Path], list[str]]:
+    """The files read together and their names in ids (base names unless given)."""
+    paths = [paths] if isinstance(paths, Path) else list(paths)
+    return paths, list(names) if names is not None else [p.name for p in paths]
+
+
+def _duplicate(obj: dict, kind: str) -> Rejected:
+    return Rejected("duplicate_id", f"{kind} {obj.get('id')} was read before (a file given twice?)")
 
 
 @contextmanager
@@ -75,17 +96,13 @@ def spill(scratch_dir: Path | None):
 def iter_json_lines(path: Path, max_line_bytes: int) -> Iterator[tuple[int, dict | Rejected]]:
     """(line number, object or Rejected) for each non-empty line of an NDJSON file."""
     lineno = 0
-    with open_input(path) as stream:
+    with open_input(path, max_window=ZSTD_LONG_WINDOW) as stream:  # as Reddit dumps need
         try:
-            while True:
-                line = stream.readline(max_line_bytes + 1)
-                if not line:
-                    return
+            for line, size in read_lines(stream, max_line_bytes):
                 lineno += 1
-                if len(line) > max_line_bytes and not line.endswith(b"\n"):
-                    while line and not line.endswith(b"\n"):  # skip the rest of the line
-                        line = stream.readline(1 << 20)
-                    yield lineno, Rejected("too_large", f"line over {max_line_bytes} bytes")
+                if size > len(line):
+                    why = f"line of {size} bytes > max_line_bytes {max_line_bytes}"
+                    yield lineno, Rejected("too_large", why, line[:2000].decode("utf-8", "replace"))
                     continue
                 if not line.strip():
                     continue
@@ -129,47 +146,56 @@ def _num(value, default: float = 0) -> float:
 
 
 def read_reddit(
-    path: Path,
+    paths: Path | list[Path],
     *,
+    names: list[str] | None = None,
     min_score: int | None = None,
     max_line_bytes: int = 16 << 20,
     scratch_dir: Path | None = None,
     part_rows: int = 100_000,
     part_bytes: int = 64 << 20,
 ) -> Iterator[StageResult]:
-    """Thread documents from a Reddit NDJSON dump of submissions and/or comments."""
+    """Thread documents from Reddit NDJSON dumps of submissions and/or comments. A thread's
+    posts may sit in different files of `paths` (RS_ and RC_ dumps, later months): every file
+    is read into one spill store before threads are built."""
     batch = Batcher(part_rows, part_bytes)
+    paths, names = _inputs(paths, names)
     with spill(scratch_dir) as store:
-        for lineno, obj in iter_json_lines(path, max_line_bytes):
-            base = {"id": f"reddit:{path.name}:{lineno}", "source": "social"}
-            base["meta"] = file_meta(path, line=lineno)
-            if isinstance(obj, Rejected):
-                batch.reject(base, obj)
-                yield from batch.drain()
-                continue
-            name = obj.get("name") or ""
-            is_submission = "title" in obj or name.startswith("t3_")
-            post_id = obj.get("id") or name.partition("_")[2]
-            thread = f"t3_{post_id}" if is_submission else obj.get("link_id")
-            if not post_id or not thread:
-                rej = Rejected("not_a_post", "neither a submission nor a comment with a link_id")
-                batch.reject(base, rej)
-                yield from batch.drain()
-                continue
-            store.add(thread, post_id, lineno, obj)
+        for index, path in enumerate(paths):
+            for lineno, obj in iter_json_lines(path, max_line_bytes):
+                base = {"id": f"reddit:{names[index]}:{lineno}", "source": "social"}
+                base["meta"] = file_meta(path, line=lineno)
+                if isinstance(obj, Rejected):
+                    batch.reject(base, obj)
+                    yield from batch.drain()
+                    continue
+                name = obj.get("name") or ""
+                is_submission = "title" in obj or name.startswith("t3_")
+                post_id = obj.get("id") or name.partition("_")[2]
+                thread = f"t3_{post_id}" if is_submission else obj.get("link_id")
+                if not post_id or not thread:
+                    why = "neither a submission nor a comment with a link_id"
+                    batch.reject(base, Rejected("not_a_post", why))
+                    yield from batch.drain()
+                    continue
+                store.add(thread, post_id, (index, lineno), obj)
         for thread, posts in store.threads():
-            yield from _reddit_thread(path, thread, posts, min_score, batch)
+            yield from _reddit_thread(paths, thread, posts, min_score, batch)
     yield from batch.finish()
 
 
-def _reddit_thread(path, thread, posts, min_score, batch: Batcher) -> Iterator[StageResult]:
+def _reddit_thread(paths, thread, posts, min_score, batch: Batcher) -> Iterator[StageResult]:
     submission = None
     comments = []
-    for line, obj in posts:
+    dropped: list[tuple[Where, dict, Rejected]] = []
+    for where, obj in posts:
         if "title" in obj or (obj.get("name") or "").startswith("t3_"):
-            submission = (line, obj)
+            if submission is None:
+                submission = (where, obj)
+            else:
+                dropped.append((where, obj, _duplicate(obj, "submission")))
         else:
-            comments.append((line, obj))
+            comments.append((where, obj))
     children: dict[str, list] = {}
     for line, c in comments:
         children.setdefault(c.get("parent_id") or thread, []).append((line, c))
@@ -177,11 +203,11 @@ def _reddit_thread(path, thread, posts, min_score, batch: Batcher) -> Iterator[S
         siblings.sort(key=lambda lc: (_num(lc[1].get("created_utc")), str(lc[1].get("id"))))
 
     texts, post_ids = [], []
-    dropped: list[tuple[int, dict, Rejected]] = []
-    meta = file_meta(path, thread_id=thread)
+    first = submission[0] if submission is not None else min(w for w, _ in comments)
+    meta = file_meta(paths[first[0]], thread_id=thread)
     doc = {"id": f"reddit:{thread}", "source": "social", "url": None, "title": None}
     if submission is not None:
-        line, s = submission
+        (_, line), s = submission
         doc["title"] = s.get("title")
         doc["author"] = s.get("author") if s.get("author") not in DELETED else None
         doc["date"] = _utc(s.get("created_utc"))
@@ -192,7 +218,7 @@ def _reddit_thread(path, thread, posts, min_score, batch: Batcher) -> Iterator[S
         title = s.get("title") or ""
         body = "" if selftext in DELETED else selftext
         if title in DELETED and not body:
-            dropped.append((line, s, Rejected("deleted", "the submission is deleted")))
+            dropped.append((submission[0], s, Rejected("deleted", "the submission is deleted")))
         else:
             texts.append("\n\n".join(p for p in (title, body) if p.strip()))
             post_ids.append(s.get("id"))
@@ -209,27 +235,28 @@ def _reddit_thread(path, thread, posts, min_score, batch: Batcher) -> Iterator[S
         if not stack:
             orphan_parent = min(children, key=lambda p: _num(children[p][0][1].get("created_utc")))
             stack = list(reversed(children.pop(orphan_parent)))
-        line, c = stack.pop()
+        where, c = stack.pop()
         cid = c.get("id")
         if cid in seen:
+            dropped.append((where, c, _duplicate(c, "comment")))
             continue
         seen.add(cid)
         body = c.get("body") or ""
         if body in DELETED or not body.strip():
-            dropped.append((line, c, Rejected("deleted", f"comment body {body!r}")))
+            dropped.append((where, c, Rejected("deleted", f"comment body {body!r}")))
         elif min_score is not None and _num(c.get("score")) < min_score:
-            dropped.append((line, c, Rejected("below_min_score", f"score {c.get('score')}")))
+            dropped.append((where, c, Rejected("below_min_score", f"score {c.get('score')}")))
         else:
             texts.append(body)
             post_ids.append(cid)
         stack.extend(reversed(children.pop(f"t1_{cid}", [])))
 
-    for line, obj, rej in dropped:
+    for (index, line), obj, rej in dropped:
         row = {
             "id": f"reddit:{obj.get('name') or obj.get('id')}",
             "source": "social",
             "text": obj.get("body") or obj.get("selftext") or "",
-            "meta": file_meta(path, line=line, thread_id=thread, post_ids=[obj.get("id")]),
+            "meta": file_meta(paths[index], line=line, thread_id=thread, post_ids=[obj.get("id")]),
         }
         batch.reject(row, rej)
         yield from batch.drain()
@@ -248,74 +275,97 @@ def _reddit_thread(path, thread, posts, min_score, batch: Batcher) -> Iterator[S
 
 
 def read_twitter(
-    path: Path,
+    paths: Path | list[Path],
     *,
+    names: list[str] | None = None,
     max_line_bytes: int = 64 << 20,
     scratch_dir: Path | None = None,
     part_rows: int = 100_000,
     part_bytes: int = 64 << 20,
 ) -> Iterator[StageResult]:
-    """Conversation documents from Twitter API v2 response pages, one page a line."""
+    """Conversation documents from Twitter API v2 response pages, one page a line; a
+    conversation's tweets may sit in different files of `paths`."""
     batch = Batcher(part_rows, part_bytes)
+    paths, names = _inputs(paths, names)
     with spill(scratch_dir) as store:
-        for lineno, page in iter_json_lines(path, max_line_bytes):
-            base = {"id": f"twitter:{path.name}:{lineno}", "source": "social"}
-            base["meta"] = file_meta(path, line=lineno)
-            if isinstance(page, Rejected) or not isinstance(page.get("data"), list):
-                rej = page if isinstance(page, Rejected) else Rejected("not_a_page", "no data list")
-                batch.reject(base, rej)
+        for index, path in enumerate(paths):
+            for row in _twitter_page_rows(path, names[index], max_line_bytes):
+                if isinstance(row, tuple):
+                    store.add(row[0], row[1]["id"], (index, row[2]), row[1])
+                    continue
+                batch.reject(*row.pop("_rejected"))
                 yield from batch.drain()
-                continue
-            users = {u.get("id"): u for u in (page.get("includes") or {}).get("users", [])}
-            for tweet in page["data"]:
-                if not isinstance(tweet, dict) or not tweet.get("id"):
-                    continue
-                user = users.get(tweet.get("author_id"), {})
-                tweet["_username"] = user.get("username")
-                refs = {r.get("type") for r in tweet.get("referenced_tweets") or []}
-                if "retweeted" in refs:
-                    row = {
-                        "id": f"twitter:{tweet['id']}",
-                        "source": "social",
-                        "text": tweet.get("text", ""),
-                        "meta": file_meta(path, line=lineno, post_ids=[tweet["id"]]),
-                    }
-                    rej = Rejected("retweet", "a retweet repeats another tweet's text")
-                    batch.reject(row, rej)
-                    yield from batch.drain()
-                    continue
-                conversation = tweet.get("conversation_id") or tweet["id"]
-                store.add(conversation, tweet["id"], lineno, tweet)
         for conversation, posts in store.threads():
-            tweets = sorted(posts, key=lambda lt: (lt[1].get("created_at") or "", lt[1]["id"]))
-            first = tweets[0][1]
-            # the v2 API escapes &, < and > in tweet text
-            texts = [
-                html.unescape((t.get("note_tweet") or {}).get("text") or t.get("text", ""))
-                for _, t in tweets
-            ]
-            handle = first.get("_username")
-            doc = {
-                "id": f"twitter:{conversation}",
-                "source": "social",
-                "text": "\n\n".join(x for x in texts if x.strip()),
-                "author": handle,
-                "date": _utc(first.get("created_at")),
-                "url": f"https://twitter.com/{handle or 'i'}/status/{first['id']}",
-                "meta": file_meta(
-                    path,
-                    line=tweets[0][0],
-                    conversation_id=conversation,
-                    post_ids=[t["id"] for _, t in tweets],
-                    lang=first.get("lang"),
-                ),
-            }
-            if not doc["text"].strip():
-                batch.reject(doc, Rejected("empty_thread", "no tweet text"))
-            else:
-                batch.add(doc)
-            yield from batch.drain()
+            yield from _conversation(paths, conversation, posts, batch)
     yield from batch.finish()
+
+
+def _twitter_page_rows(path: Path, name: str, max_line_bytes: int) -> Iterator:
+    """(conversation, tweet, line) for each tweet of a file, or a dict holding a rejection."""
+    for lineno, page in iter_json_lines(path, max_line_bytes):
+        base = {"id": f"twitter:{name}:{lineno}", "source": "social"}
+        base["meta"] = file_meta(path, line=lineno)
+        if isinstance(page, Rejected) or not isinstance(page.get("data"), list):
+            rej = page if isinstance(page, Rejected) else Rejected("not_a_page", "no data list")
+            yield {"_rejected": (base, rej)}
+            continue
+        users = {u.get("id"): u for u in (page.get("includes") or {}).get("users", [])}
+        for tweet in page["data"]:
+            if not isinstance(tweet, dict) or not tweet.get("id"):
+                continue
+            user = users.get(tweet.get("author_id"), {})
+            tweet["_username"] = user.get("username")
+            refs = {r.get("type") for r in tweet.get("referenced_tweets") or []}
+            if "retweeted" in refs:
+                row = {
+                    "id": f"twitter:{tweet['id']}",
+                    "source": "social",
+                    "text": tweet.get("text", ""),
+                    "meta": file_meta(path, line=lineno, post_ids=[tweet["id"]]),
+                }
+                yield {"_rejected": (row, Rejected("retweet", "a retweet repeats another's text"))}
+                continue
+            yield tweet.get("conversation_id") or tweet["id"], tweet, lineno
+
+
+def _conversation(paths, conversation, posts, batch: Batcher) -> Iterator[StageResult]:
+    """One conversation's document, its tweets in time order; a tweet read twice is rejected."""
+    tweets, seen = [], set()
+    for where, tweet in sorted(posts, key=lambda wt: (wt[1].get("created_at") or "", wt[1]["id"])):
+        if tweet["id"] in seen:
+            row = {"id": f"twitter:{tweet['id']}", "source": "social", "text": tweet.get("text")}
+            row["meta"] = file_meta(paths[where[0]], line=where[1], post_ids=[tweet["id"]])
+            batch.reject(row, _duplicate(tweet, "tweet"))
+            continue
+        seen.add(tweet["id"])
+        tweets.append((where, tweet))
+    first_where, first = tweets[0]
+    # the v2 API escapes &, < and > in tweet text
+    texts = [
+        html.unescape((t.get("note_tweet") or {}).get("text") or t.get("text", ""))
+        for _, t in tweets
+    ]
+    handle = first.get("_username")
+    doc = {
+        "id": f"twitter:{conversation}",
+        "source": "social",
+        "text": "\n\n".join(x for x in texts if x.strip()),
+        "author": handle,
+        "date": _utc(first.get("created_at")),
+        "url": f"https://twitter.com/{handle or 'i'}/status/{first['id']}",
+        "meta": file_meta(
+            paths[first_where[0]],
+            line=first_where[1],
+            conversation_id=conversation,
+            post_ids=[t["id"] for _, t in tweets],
+            lang=first.get("lang"),
+        ),
+    }
+    if not doc["text"].strip():
+        batch.reject(doc, Rejected("empty_thread", "no tweet text"))
+    else:
+        batch.add(doc)
+    yield from batch.drain()
 
 
 # --- Mastodon / ActivityPub -----------------------------------------------------------------
@@ -324,6 +374,7 @@ def read_twitter(
 def read_mastodon(
     path: Path,
     *,
+    name: str | None = None,
     max_bytes: int = 256 << 20,
     scratch_dir: Path | None = None,
     part_rows: int = 100_000,
@@ -331,7 +382,7 @@ def read_mastodon(
 ) -> Iterator[StageResult]:
     """Thread documents from an ActivityPub outbox (an OrderedCollection, or a page of one)."""
     batch = Batcher(part_rows, part_bytes)
-    base = {"id": f"mastodon:{path.name}", "source": "social", "meta": file_meta(path)}
+    base = {"id": f"mastodon:{name or path.name}", "source": "social", "meta": file_meta(path)}
     try:
         with open_input(path) as f:
             data = f.read(max_bytes + 1)

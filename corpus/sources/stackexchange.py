@@ -33,76 +33,68 @@ QUESTION, ANSWER = 1, 2
 
 
 def scan_rows(stream, max_row_bytes: int) -> Iterator[tuple[int, bytes | Rejected]]:
-    """(byte offset, row bytes or Rejected) for each `<row/>` element of an XML stream."""
+    """(byte offset, row bytes or Rejected) for each `<row/>` element of an XML stream.
+
+    The scan moves an index through its buffer, which is cut down only when a chunk is read, so
+    each byte is copied a bounded number of times: time is linear in the file's size. A row or
+    other tag longer than `max_row_bytes` is rejected as `too_large` and skipped.
+    """
     buf = b""
-    base = 0  # offset of buf[0] in the uncompressed stream
+    start = 0  # offset of buf[0] in the uncompressed stream
+    pos = 0  # where the scan is in buf
     eof = False
     while True:
-        lt = buf.find(b"<")
-        if lt < 0:
-            base += len(buf)
-            buf = b""
-        else:
-            base += lt
-            buf = buf[lt:]
-        need_more = False
-        if buf.startswith(b"<row") and len(buf) > 4 and buf[4:5] in b" \t\r\n/>":
-            m = ROW.match(buf)
+        lt = buf.find(b"<", pos)
+        pos = len(buf) if lt < 0 else lt
+        if buf.startswith(b"<row", pos) and len(buf) > pos + 4 and buf[pos + 4] in b" \t\r\n/>":
+            m = ROW.match(buf, pos)
             if m:
-                yield base, m.group(0)
-                base += m.end()
-                buf = buf[m.end() :]
+                yield start + pos, m.group(0)
+                pos = m.end()
                 continue
-            nxt = buf.find(b"<", 1)
-            if nxt > 0:
-                yield (
-                    base,
-                    Rejected("malformed_xml_row", "row element is not closed", _show(buf[:nxt])),
-                )
-                base += nxt
-                buf = buf[nxt:]
+            nxt = buf.find(b"<", pos + 1)
+            if nxt >= 0:
+                why = "row element is not closed"
+                yield start + pos, Rejected("malformed_xml_row", why, _show(buf[pos:nxt]))
+                pos = nxt
                 continue
-            if len(buf) > max_row_bytes:
-                yield base, Rejected("too_large", f"row over {max_row_bytes} bytes")
-                base += len(buf)
-                buf = b""
-                continue
-            need_more = True
-        elif buf:
-            end = _skip_markup(buf)
+        elif pos < len(buf):
+            end = _skip_markup(buf, pos)
             if end is not None:
-                base += end
-                buf = buf[end:]
+                pos = end
                 continue
-            need_more = True
-        else:
-            need_more = True
-        if need_more:
-            if eof:
-                if buf.strip():
-                    yield base, Rejected("truncated_input", "the file ends inside an element")
-                return
-            try:
-                chunk = stream.read(CHUNK)
-            except CompressedInputError as exc:
-                yield base, Rejected("truncated_input", str(exc))
-                return
-            if not chunk:
-                eof = True
-            buf += chunk
+        if len(buf) - pos > max_row_bytes:  # in a row or tag that does not end
+            what = "row" if buf.startswith(b"<row", pos) else "tag"
+            yield start + pos, Rejected("too_large", f"{what} over {max_row_bytes} bytes")
+            pos = len(buf)
+            continue
+        if eof:
+            if buf[pos:].strip():
+                yield start + pos, Rejected("truncated_input", "the file ends inside an element")
+            return
+        try:
+            chunk = stream.read(CHUNK)
+        except CompressedInputError as exc:
+            yield start + pos, Rejected("truncated_input", str(exc))
+            return
+        eof = not chunk
+        buf, start, pos = buf[pos:] + chunk, start + pos, 0
 
 
-def _skip_markup(buf: bytes) -> int | None:
-    """The end of a non-row tag at the start of `buf` (declaration, DTD, comment, other tag)."""
-    if buf.startswith(b"<!--"):
-        end = buf.find(b"-->")
+def _skip_markup(buf: bytes, pos: int) -> int | None:
+    """The end of a non-row tag at buf[pos] (declaration, DTD, comment, other tag); None if it
+    does not end in `buf`."""
+    if buf.startswith(b"<!--", pos):
+        end = buf.find(b"-->", pos)
         return end + 3 if end >= 0 else None
-    if buf.startswith(b"<!DOCTYPE"):
-        end = buf.find(b"]>") if b"[" in buf[: buf.find(b">") + 1 or len(buf)] else buf.find(b">")
+    if buf.startswith(b"<!DOCTYPE", pos):
+        gt = buf.find(b">", pos)
+        subset = buf.find(b"[", pos, gt + 1 if gt >= 0 else len(buf)) >= 0
+        end = buf.find(b"]>", pos) if subset else gt
         if end < 0:
             return None
         return end + (2 if buf[end : end + 2] == b"]>" else 1)
-    end = buf.find(b">")
+    end = buf.find(b">", pos)
     return end + 1 if end >= 0 else None
 
 
@@ -146,6 +138,7 @@ def _spill(scratch_dir: Path | None):
 def read_posts_xml(
     path: Path,
     *,
+    name: str | None = None,
     site: str | None = None,
     min_score: int | None = None,
     max_answers: int | None = None,
@@ -154,11 +147,13 @@ def read_posts_xml(
     part_rows: int = 100_000,
     part_bytes: int = 64 << 20,
 ) -> Iterator[StageResult]:
-    """The question threads of one Posts.xml (plain, gzip or zstd)."""
+    """The question threads of one Posts.xml (plain, gzip or zstd); ids name it by `name`, its
+    identity among the stage's inputs (every site's dump is called Posts.xml)."""
     batch = Batcher(part_rows, part_bytes)
+    name = name or path.name
     with open_input(path) as stream, _spill(scratch_dir) as db:
         for offset, row in scan_rows(stream, max_row_bytes):
-            base = {"id": f"se:{path.name}@{offset}", "source": "forum"}
+            base = {"id": f"se:{name}@{offset}", "source": "forum"}
             base["meta"] = file_meta(path, offset=offset)
             try:
                 if isinstance(row, Rejected):
@@ -168,7 +163,7 @@ def read_posts_xml(
                 if post_id < 0:
                     raise Rejected("malformed_xml_row", "row without an Id", _show(row))
                 if kind not in (QUESTION, ANSWER):
-                    base["id"] = f"se:{path.name}:{post_id}"
+                    base["id"] = f"se:{name}:{post_id}"
                     text = html_to_text(attrs.get("Body", ""))
                     raise Rejected("other_post_type", f"PostTypeId {kind}", text)
                 thread = post_id if kind == QUESTION else _int(attrs.get("ParentId"), -1)
@@ -180,11 +175,11 @@ def read_posts_xml(
                 batch.reject(base, rej)
                 yield from batch.drain()
         db.execute("CREATE INDEX by_thread ON posts (thread, type)")
-        yield from _threads(db, path, site, min_score, max_answers, batch)
+        yield from _threads(db, path, name, site, min_score, max_answers, batch)
     yield from batch.finish()
 
 
-def _threads(db, path, site, min_score, max_answers, batch: Batcher) -> Iterator[StageResult]:
+def _threads(db, path, name, site, min_score, max_answers, batch: Batcher) -> Iterator[StageResult]:
     answers_of = db.cursor()
     for qid, offset, raw in db.execute(
         "SELECT id, offset, row FROM posts WHERE type = 1 ORDER BY id"
@@ -203,7 +198,7 @@ def _threads(db, path, site, min_score, max_answers, batch: Batcher) -> Iterator
         if max_answers is not None:
             answers = answers[:max_answers]
         base = {
-            "id": f"se:{path.name}:{qid}",
+            "id": f"se:{name}:{qid}",
             "source": "forum",
             "url": f"{site.rstrip('/')}/questions/{qid}" if site else None,
             "title": q.get("Title"),
@@ -238,7 +233,7 @@ def _threads(db, path, site, min_score, max_answers, batch: Batcher) -> Iterator
     ):
         a = json.loads(raw)
         row = {
-            "id": f"se:{path.name}:{pid}",
+            "id": f"se:{name}:{pid}",
             "source": "forum",
             "text": html_to_text(a.get("Body", "")),
             "meta": file_meta(path, offset=offset, post_ids=[pid], question_id=thread),

@@ -11,6 +11,7 @@ rejected with its reason: `not_html`, `http_status`, `too_large`, `no_text`, `ex
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zlib
 from collections.abc import Callable, Iterator
@@ -33,8 +34,8 @@ def iter_gzip_members(f: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes 
     """(compressed offset, decompressed bytes or a Rejected) for each gzip member of `f`.
 
     A member larger than `max_bytes` once decompressed is skipped as `too_large` (a gzip bomb
-    costs time, not memory); a corrupt one as `corrupt_input`, after which reading resumes at the
-    next gzip header; a member cut short ends the file as `truncated_input`.
+    costs time, not memory); a corrupt one as `corrupt_input` and one cut short as
+    `truncated_input`, after which reading resumes at the next gzip header, if any.
     """
     offset = 0
     pending = b""
@@ -52,7 +53,10 @@ def iter_gzip_members(f: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes 
                 pending = f.read(CHUNK)
                 if not pending:
                     yield start, Rejected("truncated_input", f"gzip member at {start} is cut short")
-                    return
+                    # a torn member mid-file can decode the members after it as its own tail:
+                    # they are whole, so read them again from the next header
+                    offset, pending = _resync(f, start + 1)
+                    break
             try:
                 out = decoder.decompress(pending, CHUNK)
             except zlib.error as exc:
@@ -99,7 +103,7 @@ def _why(exc: Exception) -> str:
 
 
 def iter_warc_records(path: Path, max_bytes: int) -> Iterator[tuple[int, object]]:
-    """(offset, warcio record or Rejected) for each record of a WARC (plain or gzip)."""
+    """(offset, warcio record or Rejected) for each record of a WARC (plain, gzip or zstd)."""
     with open(path, "rb") as f:
         gzipped = f.read(2) == GZIP_MAGIC
         f.seek(0)
@@ -123,12 +127,16 @@ def iter_warc_records(path: Path, max_bytes: int) -> Iterator[tuple[int, object]
                 if not found:
                     yield offset, Rejected("malformed_record", f"empty gzip member at {offset}")
             return
+    # plain, or zstd (warcio reads neither a .warc.zst nor a bomb in bounded steps by itself);
+    # offsets are then in the decompressed stream
+    with open_input(path) as f:
         iterator = ArchiveIterator(f, arc2warc=False)
         try:
             for record in iterator:
-                yield iterator.get_record_offset(), record
-        except MALFORMED as exc:
-            offset = iterator.get_record_offset() or 0
+                # where this record starts (get_record_offset() would read its payload away)
+                yield iterator.offset, record
+        except (*MALFORMED, CompressedInputError) as exc:
+            offset = iterator.offset
             why = _why(exc)
             yield offset, Rejected("malformed_record", f"record after {offset}; rest unread: {why}")
 
@@ -136,6 +144,7 @@ def iter_warc_records(path: Path, max_bytes: int) -> Iterator[tuple[int, object]
 def read_warc(
     path: Path,
     *,
+    name: str | None = None,
     source: str = "web",
     options: ExtractOptions = DEFAULT_OPTIONS,
     part_rows: int = 100_000,
@@ -143,10 +152,15 @@ def read_warc(
     select: Callable[[str], bool] | None = None,
 ) -> Iterator[StageResult]:
     """The documents of one WARC or WET file; with `select`, only records whose URL it accepts
-    (the others are counted as `url_not_selected`, left for another stage)."""
+    (the others are counted as `url_not_selected`, left for another stage).
+
+    A record is named by its URL and a digest of its payload, so two crawls of one site give
+    the same ids whatever their files are called; a record without a URL, or that cannot be
+    read, by `name` (the file's identity among the stage's inputs) and its offset."""
     batch = Batcher(part_rows, part_bytes)
+    name = name or path.name
     for offset, record in iter_warc_records(path, options.max_bytes * 4):
-        base = {"id": f"{path.name}@{offset}", "source": source}
+        base = {"id": f"{source}:{name}@{offset}", "source": source}
         if isinstance(record, Rejected):
             base["meta"] = file_meta(path, warc_offset=offset)
             batch.reject(base, record)
@@ -175,15 +189,19 @@ def _record_document(record, offset, path, base, options, batch: Batcher, select
         warc_type=kind,
     )
     try:
+        if kind not in ("conversion", "response", "resource"):
+            raise Rejected("unsupported_record", f"WARC-Type {kind}")
+        data = _read_payload(record, options.max_bytes)
+        if url:
+            base["id"] = f"{base['source']}:{url}#{hashlib.sha1(data).hexdigest()[:16]}"
+        if len(data) > options.max_bytes:
+            raise Rejected("too_large", f"payload over max_bytes {options.max_bytes}")
         if kind == "conversion":  # WET: the text is the payload
-            data = _read_capped(record, options.max_bytes)
             text, _ = decode_bytes(data, headers.get_header("Content-Type"))
             if not text.strip():
                 raise Rejected("no_text", "empty conversion record")
             batch.add({**base, "text": text})
             return
-        if kind not in ("response", "resource"):
-            raise Rejected("unsupported_record", f"WARC-Type {kind}")
         status = None
         content_type = headers.get_header("Content-Type")
         if record.http_headers is not None:
@@ -191,10 +209,11 @@ def _record_document(record, offset, path, base, options, batch: Batcher, select
             content_type = record.http_headers.get_header("Content-Type")
             if status and not status.startswith("2"):
                 raise Rejected("http_status", f"HTTP {status}")
-        data = _read_capped(record, options.max_bytes)
         if not is_html(content_type, data):
             raise Rejected("not_html", f"Content-Type {content_type}")
-        doc = extract_html(data, url=url, content_type=content_type, options=options)
+        doc = extract_html(
+            data, url=url, content_type=content_type, options=options, count=batch.count
+        )
     except Rejected as rej:
         batch.reject(base, rej)
         return
@@ -203,14 +222,12 @@ def _record_document(record, offset, path, base, options, batch: Batcher, select
     batch.add({**base, **doc, "meta": meta, "url": url or doc.get("url")})
 
 
-def _read_capped(record, max_bytes: int) -> bytes:
+def _read_payload(record, max_bytes: int) -> bytes:
+    """The record's payload, up to one byte past `max_bytes` (the caller rejects that)."""
     try:
-        data = record.content_stream().read(max_bytes + 1)
-    except (OSError, zlib.error, EOFError, ValueError) as exc:
+        return record.content_stream().read(max_bytes + 1)
+    except (OSError, zlib.error, EOFError, ValueError, CompressedInputError) as exc:
         raise Rejected("malformed_record", f"payload: {exc}") from None
-    if len(data) > max_bytes:
-        raise Rejected("too_large", f"payload over max_bytes {max_bytes}")
-    return data
 
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".html.zst")
@@ -222,10 +239,12 @@ def read_html_file(
     source: str = "web",
     options: ExtractOptions = DEFAULT_OPTIONS,
     url: str | None = None,
+    name: str | None = None,
 ) -> Iterator[StageResult]:
-    """One document from one HTML file (plain, gzip or zstd)."""
+    """One document from one HTML file (plain, gzip or zstd), named by `name`, the file's
+    identity among the stage's inputs (its base name by default)."""
     batch = Batcher()
-    base = {"id": path.name, "source": source, "meta": file_meta(path)}
+    base = {"id": f"{source}:{name or path.name}", "source": source, "meta": file_meta(path)}
     try:
         with open_input(path) as f:
             data = f.read(options.max_bytes + 1)
@@ -233,7 +252,7 @@ def read_html_file(
             raise Rejected("too_large", f"over max_bytes {options.max_bytes}")
         if not is_html(None, data):
             raise Rejected("not_html", "the file does not start like HTML")
-        doc = extract_html(data, url=url, options=options)
+        doc = extract_html(data, url=url, options=options, count=batch.count)
     except Rejected as rej:
         batch.reject(base, rej)
     except (OSError, CompressedInputError) as exc:
