@@ -109,7 +109,8 @@ def source_tasks(stage: SourceStage, files: list[Path] | None = None) -> list[Ta
     """One task per group of input files (most often one file): the stage's own `paths`, or
     `files` another stage wrote. Each file is named in ids by its path relative to the rest."""
     paths = stage.input_files() if files is None else files
-    inputs = [InputFile(p, n) for p, n in zip(paths, input_names(paths), strict=True)]
+    root = stage.input_root() if files is None else None
+    inputs = [InputFile(p, n) for p, n in zip(paths, input_names(paths, root), strict=True)]
     tasks = []
     for i, group in enumerate(stage.group_inputs(inputs)):
         prints = []

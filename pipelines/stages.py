@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import importlib
+import itertools
 import os
 import typing
 from collections.abc import Iterator
@@ -120,12 +121,29 @@ class InputFile(typing.NamedTuple):
     name: str
 
 
-def input_names(paths: list[Path]) -> list[str]:
-    """Each path relative to the deepest folder holding them all (a lone file: its base name)."""
+def input_names(paths: list[Path], root: Path | None = None) -> list[str]:
+    """Each path relative to `root`, or where a path is not below it, to the deepest folder
+    holding them all (a lone file: its base name)."""
     if not paths:
         return []
-    root = Path(os.path.commonpath([str(p.parent) for p in paths]))
+    if root is None or not all(p.is_relative_to(root) for p in paths):
+        root = Path(os.path.commonpath([str(p.parent) for p in paths]))
     return [p.relative_to(root).as_posix() for p in paths]
+
+
+def patterns_root(patterns: list[str]) -> Path | None:
+    """The folder that input names are relative to: the deepest one holding the fixed part of
+    every glob pattern (`data` of `data/*/Posts.xml`) and every named file's folder. Names then
+    stay the same when more files come to match a pattern."""
+    bases = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            parts = Path(pattern).parts
+            fixed = list(itertools.takewhile(lambda part: not glob.has_magic(part), parts))
+            bases.append(Path(*fixed) if fixed else Path("."))
+        else:
+            bases.append(Path(pattern).parent)
+    return Path(os.path.commonpath([str(b.resolve()) for b in bases])) if bases else None
 
 
 class SourceStage(Stage):
@@ -137,6 +155,11 @@ class SourceStage(Stage):
     def input_files(self) -> list[Path]:
         """The files this source reads, in a fixed order."""
         raise NotImplementedError
+
+    def input_root(self) -> Path | None:
+        """The folder its files are named relative to in ids: from its `paths` patterns, if it
+        has them (None: the deepest folder holding its files)."""
+        return patterns_root(getattr(self.params, "paths", None) or [])
 
     def group_inputs(self, inputs: list[InputFile]) -> list[list[InputFile]]:
         """The inputs read together by one task. One file a task, unless a record's parts can

@@ -164,3 +164,23 @@ def test_reddit_file_given_twice_rejects_each_repeated_post(tmp_path, sample):
     reasons = Counter(x for r in results for x in r.rejected.column("reason").to_pylist())
     assert kept == len(subs)
     assert reasons["duplicate_id"] == len(lines) - len(subs)
+
+
+def test_names_stay_when_more_files_come_to_match_the_pattern(tmp_path, sample):
+    # one dump under data/*/Posts.xml is named python/Posts.xml, not Posts.xml, so a second
+    # dump added later leaves the first one's ids as they were (an index of earlier runs holds)
+    posts = sample["forums"][0]
+    (tmp_path / "data" / "python").mkdir(parents=True)
+    shutil.copy(posts, tmp_path / "data" / "python" / "Posts.xml")
+    stages = f"""  - stage: extract_forum
+    name: forum
+    paths: ["{tmp_path}/data/*/Posts.xml"]
+"""
+    run, _ = _run(tmp_path, stages)
+    before = Dataset(run / "forum" / "kept").read_all().column("id").to_pylist()
+    assert before and all(i.startswith("se:python/Posts.xml:") for i in before)
+    (tmp_path / "data" / "other").mkdir()
+    shutil.copy(posts, tmp_path / "data" / "other" / "Posts.xml")
+    run, _ = _run(tmp_path, stages)
+    after = Dataset(run / "forum" / "kept").read_all().column("id").to_pylist()
+    assert set(before) < set(after) and len(after) == 2 * len(before)
