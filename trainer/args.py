@@ -14,3 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     p.add_argument("--out", default="runs/train", metavar="DIR")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when present)")
+    p.add_argument(
+        "--eval-text", nargs="+", metavar="FILE", help="held-out texts (plain or JSONL) to evaluate"
+    )
+    p.add_argument("--tokenizer", metavar="JSON", help="for bits per byte (default: shards.json's)")
