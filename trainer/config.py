@@ -12,7 +12,12 @@ from pathlib import Path
 import yaml
 
 from corpus.errors import CorpusError
+from trainer.data import MODES
 from trainer.model import GPTConfig
+
+SCHEDULES = ("cosine", "wsd")
+DTYPES = ("auto", "fp32", "bf16", "fp16")
+SHARDINGS = ("ddp", "zero1", "fsdp")
 
 
 class TrainConfigError(CorpusError):
@@ -27,8 +32,10 @@ class TrainConfig:
     total_batch_tokens: int = 524_288  # tokens per optimizer step, over all ranks and micro-batches
     max_steps: int = 1000
     lr: float = 6e-4
-    min_lr_ratio: float = 0.1  # cosine decay ends at lr * this
+    min_lr_ratio: float = 0.1  # the decay (cosine or wsd) ends at lr * this
     warmup_steps: int = 100
+    schedule: str = "cosine"  # after warmup: cosine, or wsd (constant, then a linear decay)
+    decay_fraction: float = 0.2  # wsd: the last fraction of max_steps, decaying to the floor
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.95
@@ -40,7 +47,12 @@ class TrainConfig:
     keep_checkpoints: int = 0  # the latest K stay on disk, older ones are deleted; 0: all
     seed: int = 1337
     compile: bool = True  # torch.compile, on CUDA only
-    shuffle_seed: int = 0  # of the shard order after the first epoch
+    dtype: str = "auto"  # auto: bf16 on CUDA that has it, else fp16 (grad scaler); CPU: fp32
+    sharding: str = "ddp"  # under torchrun: ddp, zero1 (AdamW state split), fsdp (all split)
+    doc_masking: bool = False  # attention stays within a document; positions restart at each
+    grad_checkpointing: bool = False  # recompute each block in backward: less memory, more work
+    shuffle_seed: int = 0  # of each epoch's window permutation (or shard order, contiguous)
+    loader: str = "permuted"  # permuted | contiguous | random: how train windows are drawn
 
     def check(self) -> None:
         m = self.model
@@ -72,6 +84,16 @@ class TrainConfig:
             < 0
         ):
             raise TrainConfigError("intervals, warmup_steps and eval_tokens must be at least 0")
+        if self.loader not in MODES:
+            raise TrainConfigError(f"loader must be one of {', '.join(MODES)}, got {self.loader!r}")
+        choices = {"schedule": SCHEDULES, "dtype": DTYPES, "sharding": SHARDINGS}
+        for name, known in choices.items():
+            if getattr(self, name) not in known:
+                raise TrainConfigError(
+                    f"{name} must be one of {', '.join(known)}, got {getattr(self, name)!r}"
+                )
+        if not 0.0 <= self.decay_fraction <= 1.0:
+            raise TrainConfigError(f"decay_fraction must be in [0, 1], got {self.decay_fraction}")
         if self.keep_checkpoints < 0:
             raise TrainConfigError(
                 f"keep_checkpoints must be at least 1 (or 0: keep all), got {self.keep_checkpoints}"
