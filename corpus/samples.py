@@ -273,7 +273,23 @@ def write_demo_sample(out_dir: str | Path) -> dict[str, list[Path]]:
     words = out / "toxic-words.txt"
     _write_if_changed(words, ("\n".join(TOXIC_WORDS) + "\n").encode())
     written["lists"] = [words]
+    written["heldout"] = [_write_heldout(out / "heldout" / "stdlib-docstrings.jsonl")]
     return written
+
+
+HELDOUT_MODULES = ("argparse", "csv", "heapq", "json", "shelve", "unittest")
+
+
+def _write_heldout(path: Path) -> Path:
+    """Held-out text for the trainer's `eval_text`: the docstrings of a few standard-library
+    modules, English technical prose that none of the sample's documents holds."""
+    import importlib
+
+    lines = []
+    for name in HELDOUT_MODULES:
+        doc = textwrap.dedent(importlib.import_module(name).__doc__ or "").strip()
+        lines.append(json.dumps({"id": f"stdlib:{name}", "text": doc}, ensure_ascii=False))
+    return _write_if_changed(path, ("\n".join(lines) + "\n").encode())
 
 
 def _write_if_changed(path: Path, data: bytes) -> Path:

@@ -31,7 +31,7 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -711,6 +711,8 @@ class TrainParams:
     shards: str = "shards"  # the name of this pipeline's shard stage, or a shard folder
     config: str = "configs/trainer/tiny.yaml"  # a trainer config
     max_steps: int | None = None  # the schedule's length (default: the config's)
+    # held-out texts (plain text or JSONL), each evaluated in loss and bits per byte
+    eval_text: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         if self.max_steps is not None and self.max_steps < 1:
@@ -741,6 +743,9 @@ class Train(GlobalStage):
             raise ConfigError(
                 f"{where}.shards: '{params.shards}' is neither an earlier shard stage nor a folder"
             )
+        for text in params.eval_text:
+            if not Path(text).is_file():
+                raise ConfigError(f"{where}.eval_text: no such file: {text}")
         if _trainer_config(params.config) is None:
             raise ConfigError(f"{where}.config: no such trainer config: {params.config}")
 
@@ -753,11 +758,13 @@ class Train(GlobalStage):
             **params,
             "shards": str(shards.resolve()),
             "config": str(_trainer_config(params["config"]) or params["config"]),
+            "eval_text": [str(Path(t).resolve()) for t in params.get("eval_text") or []],
         }
 
     @classmethod
     def fingerprint_files(cls, params: dict) -> list[Path]:
         files = [Path(params["shards"]) / MANIFEST, Path(params["config"])]
+        files += [Path(t) for t in params.get("eval_text") or []]
         return [f for f in files if f.is_file()]
 
     def drive(self, driver, tasks) -> tuple[list[dict], dict]:
@@ -779,6 +786,8 @@ class Train(GlobalStage):
         cmd += ["--out", str(folder)]
         if p.max_steps:
             cmd += ["--max-steps", str(p.max_steps)]
+        if p.eval_text:
+            cmd += ["--eval-text", *p.eval_text]
         if any(folder.glob("ckpt_*.pt")):
             cmd.append("--resume")
         env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "RANK")}
@@ -790,7 +799,9 @@ class Train(GlobalStage):
                 line = line.rstrip("\n")
                 if line.strip():
                     last = line
-                if line.startswith(("step", "training", "resumed", "val:")):
+                if line.startswith(("step", "training", "resumed", "val:", "bpb:")) or (
+                    "evaluating on" in line  # an eval text shorter than one window
+                ):
                     print(f"[train] {line}", file=sys.stderr, flush=True)
         if child.returncode:
             raise CorpusError(f"training failed: {last}")
@@ -801,12 +812,14 @@ class Train(GlobalStage):
         out.commit_file("checkpoint", final)
         out.commit_file("metrics", folder / "metrics.jsonl")
         vals = [r["val_loss"] for r in rows if "val_loss" in r]
+        bpbs = [r["val_bpb"] for r in rows if "val_bpb" in r]
         return {
             "counters": {
                 "steps": rows[-1]["step"] + 1,
                 "first_loss": rows[0]["loss"],
                 "last_loss": rows[-1]["loss"],
                 **({"first_val_loss": vals[0], "last_val_loss": vals[-1]} if vals else {}),
+                **({"last_val_bpb": bpbs[-1]} if bpbs else {}),
             }
         }
 
