@@ -99,14 +99,14 @@ def test_chunked_cross_entropy_equals_the_full_vocabulary_one_and_saves_no_logit
     with torch.autograd.graph.saved_tensors_hooks(
         lambda t: saved.append(t.shape) or t, lambda t: t
     ):
-        loss = ChunkedCrossEntropy.apply(x, w, targets, 7)
+        loss = ChunkedCrossEntropy.apply(x, w, targets, 7, True)
     assert all(shape.numel() < 75 * 50 for shape in saved)  # no (rows, vocab) logits kept
     loss.backward()
     assert abs(loss.item() - F.cross_entropy(x @ w.T, targets).item()) < 1e-5
     torch.testing.assert_close(x.grad, expected[0], rtol=1e-5, atol=1e-7)
     torch.testing.assert_close(w.grad, expected[1], rtol=1e-5, atol=1e-7)
     with torch.no_grad():
-        assert abs(ChunkedCrossEntropy.apply(x, w, targets, 7).item() - loss.item()) < 1e-6
+        assert abs(ChunkedCrossEntropy.apply(x, w, targets, 7, False).item() - loss.item()) < 1e-6
 
 
 def test_documents_start_at_each_end_of_text_and_positions_restart_there():

@@ -33,8 +33,10 @@ def sharded(tmp_path_factory, book_shards):  # noqa: F811
     root = tmp_path_factory.mktemp("sharded")
     runs = []
     for mode in ("ddp", "zero1", "fsdp"):
+        # two micro-batches a step on each rank: gradients are reduced once, after the second
         config = write_config(root / f"{mode}.yaml", max_steps=6, eval_interval=3,
-                              log_interval=1, checkpoint_interval=2, sharding=mode)  # fmt: skip
+                              log_interval=1, checkpoint_interval=2, sharding=mode,
+                              total_batch_tokens=4096)  # fmt: skip
         runs.append(["--shards", str(book_shards), "--config", str(config), "--out"])
     ddp, zero1, fsdp = runs
     chain = str(root / "chain")

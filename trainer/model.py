@@ -16,6 +16,7 @@ whole vocabulary are never held for the whole batch at once.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -97,9 +98,17 @@ class CausalSelfAttention(nn.Module):
         elif isinstance(mask, torch.Tensor):
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         else:
-            y = flex_attention(q, k, v, block_mask=mask)  # (no dropout: the mask says when)
+            # fused only when compiled: eager flex builds the whole (B, heads, T, T) score matrix
+            flex = _compiled_flex() if q.is_cuda else flex_attention
+            y = flex(q, k, v, block_mask=mask)  # (no dropout: the mask says when)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
+
+
+@functools.cache
+def _compiled_flex():
+    """flex_attention compiled once, also for the eager model (evaluation, `compile: false`)."""
+    return torch.compile(flex_attention, dynamic=False)
 
 
 class MLP(nn.Module):
@@ -134,8 +143,9 @@ class ChunkedCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     @torch.amp.custom_fwd(device_type="cuda")
-    def forward(ctx, x, weight, targets, chunk: int):  # x (N, C), weight (V, C), targets (N,)
-        want_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
+    def forward(ctx, x, weight, targets, chunk: int, want_grad: bool):
+        # x (N, C), weight (V, C), targets (N,); want_grad: False under no_grad (evaluation),
+        # which needs_input_grad does not tell inside forward
         loss = torch.zeros((), dtype=torch.float32, device=x.device)
         grad_x = torch.zeros_like(x) if want_grad else None  # (N, C)
         grad_w = torch.zeros_like(weight, dtype=torch.float32) if want_grad else None  # (V, C)
@@ -160,7 +170,7 @@ class ChunkedCrossEntropy(torch.autograd.Function):
     def backward(ctx, grad_loss):
         grad_x, grad_w = ctx.saved_tensors
         scale = grad_loss / grad_x.size(0)
-        return grad_x * scale, grad_w * scale, None, None
+        return grad_x * scale, grad_w * scale, None, None, None
 
 
 class GPT(nn.Module):
@@ -225,8 +235,9 @@ class GPT(nn.Module):
         x = self.transformer.ln_f(x)  # (B, T, C)
         if targets is None:
             return self.lm_head(x), None
+        want_grad = torch.is_grad_enabled()
         loss = ChunkedCrossEntropy.apply(
-            x.view(B * T, -1), self.lm_head.weight, targets.reshape(-1), LOSS_CHUNK
+            x.view(B * T, -1), self.lm_head.weight, targets.reshape(-1), LOSS_CHUNK, want_grad
         )
         return None, loss
 

@@ -394,6 +394,8 @@ class Trainer:
         for micro in range(self.accum):
             x, y = self.train_batches.next_batch()
             sync = micro == self.accum - 1
+            if self.ddp and self.sharding == "fsdp":  # reduce-scatter once, after the last one
+                self.raw_model.set_requires_gradient_sync(sync)
             context = self.model.no_sync() if self.no_sync and not sync else nullcontext()
             with context:
                 with self.autocast:
