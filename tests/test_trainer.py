@@ -502,3 +502,22 @@ stages:
     assert "resumed" not in r.stderr
     rows = metrics(killed / "train")
     assert [x["step"] for x in rows] == list(range(6))
+
+
+def test_a_bad_token_on_one_rank_ends_the_run_with_one_line_not_a_hang(tmp_path):
+    # one window of the stream holds an id outside the vocabulary, so one rank stops at it
+    # while the other waits in a collective: the run must end, not wait for gloo's timeout
+    tokens = np.random.default_rng(0).integers(0, 1000, 16_384).astype(np.uint16)
+    tokens[17 * 128 + 5] = 1500
+    write_shard(tmp_path / "x_train_0.bin", tokens)
+    config = write_config(tmp_path / "c.yaml", max_steps=40, eval_interval=0,
+                          model={"vocab_size": 1000})  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "trainer.train", "--shards", str(tmp_path), "--config", str(config),
+         "--out", str(tmp_path / "run")],
+        cwd=ROOT, env={**os.environ, **ENV}, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert r.returncode != 0
+    errors = [line for line in r.stderr.splitlines() if line.startswith("train: error:")]
+    assert len(errors) == 1 and "token id 1500" in errors[0], r.stderr[-3000:]

@@ -467,6 +467,7 @@ class Trainer:
         self.train_batches = Prefetcher(self.train_loader, self.device, self._check_ids)
         first = self.step
         since, timed = self._now(), 0  # tokens/s is over the steps since the last logged one
+        failed = False
         try:
             while self.step < stop:
                 row: dict = {}
@@ -511,6 +512,9 @@ class Trainer:
                 if (interval and self.step % interval == 0) or self.step == stop:
                     self._save()
                     since, timed = self._now(), 0
+        except BaseException:
+            failed = True  # the other ranks may wait in a collective: no barrier, torchrun
+            raise  # ends them when this rank exits
         finally:
             self.train_batches.close()
             if metrics:
@@ -518,7 +522,8 @@ class Trainer:
             if self.ddp:
                 # every rank reaches here before any tears down its connections: a rank that
                 # left while the others still wrote a checkpoint could abort in gloo's threads
-                dist.barrier()
+                if not failed:
+                    dist.barrier()
                 dist.destroy_process_group()
 
 
