@@ -35,7 +35,7 @@ from filters.wordlist import ToxicWordsParams
 from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.filter_stages import Filter
 from pipelines.runner import part_tasks, source_tasks
-from pipelines.stages import REGISTRY, InputFile
+from pipelines.stages import REGISTRY
 
 
 def dolma_table(copies: int) -> pa.Table:
@@ -125,8 +125,7 @@ def real_documents() -> list[str]:
         with tempfile.TemporaryDirectory() as scratch:
             stage.scratch_dir = Path(scratch)
             for task in source_tasks(stage):  # as the pipeline groups and names its files
-                inputs = [InputFile(Path(path), name) for path, name in task.inputs]
-                for result in stage.read_group(inputs):
+                for result in stage.read_group(list(task.inputs)):
                     texts += result.kept.column("text").to_pylist()
     with gzip.open(SHARED / "warc" / "dolma_cc_en_head-0091.jsonl.gz") as f:
         texts += [json.loads(line)["text"] for line in f]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import importlib
 import io
 import json
 import posixpath
@@ -283,8 +284,6 @@ HELDOUT_MODULES = ("argparse", "csv", "heapq", "json", "shelve", "unittest")
 def _write_heldout(path: Path) -> Path:
     """Held-out text for the trainer's `eval_text`: the docstrings of a few standard-library
     modules, English technical prose that none of the sample's documents holds."""
-    import importlib
-
     lines = []
     for name in HELDOUT_MODULES:
         doc = textwrap.dedent(importlib.import_module(name).__doc__ or "").strip()

@@ -109,9 +109,10 @@ def _options(p: _HtmlParams, comments: bool | None = None) -> ExtractOptions:
 
 
 def _read_web(
-    stage: _Extract, path: Path, name: str, options: ExtractOptions
+    stage: _Extract, path: Path, name: str, options: ExtractOptions, head: bytes | None = None
 ) -> Iterator[StageResult]:
-    head = sniff(path)
+    """`head`: the file's first bytes, where the caller has sniffed them already."""
+    head = sniff(path) if head is None else head
     source = stage.source
     if head.startswith((b"WARC/", b"warc/")):
         select = stage.params.select()
@@ -187,7 +188,7 @@ class ExtractForum(_Extract):
                 scratch_dir=self.scratch_dir,
                 **self.sizes(),
             )
-        return _read_web(self, path, name, _options(p))
+        return _read_web(self, path, name, _options(p), head)
 
 
 @register("extract_social")
@@ -237,7 +238,8 @@ class ExtractSocial(_Extract):
         return unsupported(one.path, one.name, "social", why)
 
 
-REDDIT_KEY = re.compile(rb'"(subreddit|link_id|selftext|body)"\s*:')
+REDDIT_KEYS = ("subreddit", "link_id", "selftext", "body")  # any one marks a Reddit post
+REDDIT_KEY = re.compile(rb'"(' + "|".join(REDDIT_KEYS).encode() + rb')"\s*:')
 
 
 def detect_social(head: bytes) -> str | None:
@@ -249,7 +251,7 @@ def detect_social(head: bytes) -> str | None:
     if isinstance(obj, dict):
         if isinstance(obj.get("data"), list):
             return "twitter"
-        if {"subreddit", "link_id", "selftext", "body"} & obj.keys():
+        if obj.keys() & set(REDDIT_KEYS):
             return "reddit"
         if obj.get("type") in ("OrderedCollection", "OrderedCollectionPage"):
             return "mastodon"

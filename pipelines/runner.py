@@ -80,7 +80,7 @@ class Task:
     key: str  # names the commit record and the outputs' stem
     input_path: str
     fingerprint: str  # a part's sha256, or a file's path, name, size and mtime
-    inputs: tuple[tuple[str, str], ...] = ()  # a source's (path, name) files, read together
+    inputs: tuple[InputFile, ...] = ()  # a source's files, read together
 
 
 @dataclass
@@ -122,7 +122,7 @@ def source_tasks(stage: SourceStage, files: list[Path] | None = None) -> list[Ta
                 key=f"part-{i:05d}",
                 input_path=str(group[0].path),
                 fingerprint="+".join(prints),
-                inputs=tuple((str(one.path), one.name) for one in group),
+                inputs=tuple(group),
             )
         )
     return tasks
@@ -172,7 +172,7 @@ def execute_task(job: StageJob, task: Task) -> dict:
 
 def _read_source(job: StageJob, stage: SourceStage, task: Task) -> dict:
     kept, rejected = [], []
-    inputs = [InputFile(Path(path), name) for path, name in task.inputs]
+    inputs = list(task.inputs)
     stats = {"counters": {"input_file_bytes": sum(one.path.stat().st_size for one in inputs)}}
     scratch = Path(job.state_dir) / "scratch" / task.key  # inside the run, removed when done
     shutil.rmtree(scratch, ignore_errors=True)

@@ -7,7 +7,16 @@ import os
 
 import pytest
 
-from tests.helpers import SHARED_DATA, SHARED_DATA_MISSING, require_shared_data
+from pipelines.params import parse_params
+from pipelines.stages import REGISTRY
+from tests.helpers import (
+    SHARED_DATA,
+    SHARED_DATA_MISSING,
+    require_shared_data,
+    run_shards,
+    run_tokenizer,
+    write_dataset,
+)
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
@@ -42,6 +51,34 @@ def pytest_terminal_summary(terminalreporter):
     if skipped and not terminalreporter.hasopt("s"):  # -ra already prints the same line
         shown = os.path.relpath(SHARED_DATA, terminalreporter.startpath)
         terminalreporter.write_line(f"{len(skipped)} tests skipped: {shown} {SHARED_DATA_MISSING}")
+
+
+@pytest.fixture(scope="session")
+def book_shards(tmp_path_factory):
+    """Shards of the Gutenberg books in ../shared/data, with our own tokenizer (made once for
+    the trainer and sharding tests)."""
+    require_shared_data()
+    root = tmp_path_factory.mktemp("books")
+    cls = REGISTRY["extract_book"]
+    rows = []
+    for path in sorted((SHARED_DATA / "books").glob("*.txt.gz")):
+        stage = cls(parse_params(cls.Params, {"paths": [str(path)]}, "test"))
+        stage.scratch_dir = root
+        for result in stage.read(path, path.name):
+            rows += result.kept.select(["id", "text", "source"]).to_pylist()
+    # books cut into chapters of ~4,000 characters, so the val split can hold some of them
+    docs = [
+        {"id": f"{r['id']}-{i}", "text": r["text"][i : i + 4000], "source": "book"}
+        for r in rows
+        for i in range(0, len(r["text"]), 4000)
+    ]
+    write_dataset(root / "docs", docs, part_rows=200)
+    run_tokenizer(root / "docs", root / "tok", vocab_size=2048)
+    run_shards(
+        root / "docs", root / "shards", root / "tok" / "tokenizer.json",
+        shard_tokens=200_000, val_tokens=40_000,
+    )  # fmt: skip
+    return root / "shards"
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import torch
 
 from corpus.errors import CorpusError
 from corpus.shards import write_shard
-from tests.test_trainer import book_shards, metrics, torchrun, write_config  # noqa: F401
+from tests.test_trainer import metrics, torchrun, write_config
 from trainer.config import TrainConfig, TrainConfigError
 from trainer.data import ShardLoader, find_shards
 from trainer.prefetch import Prefetcher
@@ -27,7 +27,7 @@ BYTES = re.compile(r"per rank \((\w+), float32\): parameters ([\d,]+) bytes, Ada
 
 
 @pytest.fixture(scope="module")
-def sharded(tmp_path_factory, book_shards):  # noqa: F811
+def sharded(tmp_path_factory, book_shards):
     """Six steps of DDP on two ranks, and six in one chain: two under ZeRO-1, resumed for two
     under FSDP, resumed for two under ZeRO-1; and the FSDP checkpoint resumed in one process."""
     root = tmp_path_factory.mktemp("sharded")
@@ -132,7 +132,7 @@ def test_wsd_warms_up_holds_then_decays_linearly_to_the_floor():
     assert lr_at(55, cfg) == pytest.approx(0.55) and lr_at(100, cfg) == pytest.approx(0.1)
 
 
-def test_bf16_autocast_on_the_cpu_trains_with_a_finite_falling_loss(tmp_path, book_shards, capsys):  # noqa: F811
+def test_bf16_autocast_on_the_cpu_trains_with_a_finite_falling_loss(tmp_path, book_shards, capsys):
     # a small model: this CPU's bf16 matmuls are slow. One process shards nothing, and says so
     config = write_config(tmp_path / "c.yaml", max_steps=8, eval_interval=0, log_interval=1,
                           checkpoint_interval=0, lr=0.01, warmup_steps=2, dtype="bf16",

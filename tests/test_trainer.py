@@ -16,16 +16,9 @@ import pytest
 import torch
 
 from corpus.shards import open_shard, write_shard
-from pipelines.params import parse_params
-from pipelines.stages import REGISTRY
 from tests.helpers import (
     ROOT,
-    SHARED_DATA,
-    require_shared_data,
     run_corpus,
-    run_shards,
-    run_tokenizer,
-    write_dataset,
 )
 from trainer.config import TrainConfig, load_config
 from trainer.data import ShardLoader, find_shards
@@ -33,33 +26,6 @@ from trainer.model import GPT, GPTConfig
 
 TINY = ROOT / "configs" / "trainer" / "tiny.yaml"
 ENV = {"OMP_NUM_THREADS": "1"}  # the same kernels in every process, so runs compare exactly
-
-
-@pytest.fixture(scope="module")
-def book_shards(tmp_path_factory):
-    """Shards of the Gutenberg books in ../shared/data, with our own tokenizer."""
-    require_shared_data()
-    root = tmp_path_factory.mktemp("books")
-    cls = REGISTRY["extract_book"]
-    rows = []
-    for path in sorted((SHARED_DATA / "books").glob("*.txt.gz")):
-        stage = cls(parse_params(cls.Params, {"paths": [str(path)]}, "test"))
-        stage.scratch_dir = root
-        for result in stage.read(path, path.name):
-            rows += result.kept.select(["id", "text", "source"]).to_pylist()
-    # books cut into chapters of ~4,000 characters, so the val split can hold some of them
-    docs = [
-        {"id": f"{r['id']}-{i}", "text": r["text"][i : i + 4000], "source": "book"}
-        for r in rows
-        for i in range(0, len(r["text"]), 4000)
-    ]
-    write_dataset(root / "docs", docs, part_rows=200)
-    run_tokenizer(root / "docs", root / "tok", vocab_size=2048)
-    run_shards(
-        root / "docs", root / "shards", root / "tok" / "tokenizer.json",
-        shard_tokens=200_000, val_tokens=40_000,
-    )  # fmt: skip
-    return root / "shards"
 
 
 def write_config(path: Path, **overrides) -> Path:
@@ -83,14 +49,15 @@ def train(*args, env=None):
     return r
 
 
-def torchrun(*args, ranks: int = 2):
+def torchrun(*args, ranks: int = 2, check: bool = True, timeout: int = 600):
     """`python -m trainer.train` on `ranks` CPU processes (gloo), on a free port."""
     r = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
          str(ranks), "-m", "trainer.train", *map(str, args)],
-        cwd=ROOT, env={**os.environ, **ENV}, capture_output=True, text=True, timeout=600,
+        cwd=ROOT, env={**os.environ, **ENV}, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
-    assert r.returncode == 0, r.stderr[-3000:]
+    if check:
+        assert r.returncode == 0, r.stderr[-3000:]
     return r
 
 
@@ -512,12 +479,8 @@ def test_a_bad_token_on_one_rank_ends_the_run_with_one_line_not_a_hang(tmp_path)
     write_shard(tmp_path / "x_train_0.bin", tokens)
     config = write_config(tmp_path / "c.yaml", max_steps=40, eval_interval=0,
                           model={"vocab_size": 1000})  # fmt: skip
-    r = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "trainer.train", "--shards", str(tmp_path), "--config", str(config),
-         "--out", str(tmp_path / "run")],
-        cwd=ROOT, env={**os.environ, **ENV}, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+    r = torchrun("--shards", tmp_path, "--config", config, "--out", tmp_path / "run",
+                 check=False, timeout=180)  # fmt: skip
     assert r.returncode != 0
     errors = [line for line in r.stderr.splitlines() if line.startswith("train: error:")]
     assert len(errors) == 1 and "token id 1500" in errors[0], r.stderr[-3000:]

@@ -84,9 +84,7 @@ class TrainConfig:
             < 0
         ):
             raise TrainConfigError("intervals, warmup_steps and eval_tokens must be at least 0")
-        if self.loader not in MODES:
-            raise TrainConfigError(f"loader must be one of {', '.join(MODES)}, got {self.loader!r}")
-        choices = {"schedule": SCHEDULES, "dtype": DTYPES, "sharding": SHARDINGS}
+        choices = {"loader": MODES, "schedule": SCHEDULES, "dtype": DTYPES, "sharding": SHARDINGS}
         for name, known in choices.items():
             if getattr(self, name) not in known:
                 raise TrainConfigError(

@@ -232,11 +232,6 @@ class ShardLoader:
             self._wrap()  # saved under fewer ranks or a smaller batch, the epoch may end here
 
 
-def count_tokens(files: list[Path]) -> int:
-    """The tokens in `files`, from their checked headers."""
-    return sum(len(open_shard(f)) for f in files)
-
-
 def spread_windows(total: int, seq_len: int, count: int, seed: int) -> tuple[np.ndarray, int]:
     """(starts, length) of up to `count` windows of a stream of `total` tokens, the same for the
     same arguments: the windows cut into `count` equal runs and one drawn from each by the seed,

@@ -26,7 +26,7 @@ from corpus.compression import open_input
 from corpus.dataset import sha256_file
 from corpus.errors import CorpusError
 from corpus.tokenizer import load_tokenizer
-from trainer.data import TokenStream, count_tokens, spread_windows
+from trainer.data import TokenStream, spread_windows
 
 
 @dataclass
@@ -58,12 +58,12 @@ def val_set(
     the split; all its windows when it holds less than one batch. None when it holds no target."""
     if not files:
         return None, "val: no val shards, so no val loss"
-    total = count_tokens(files)
+    stream = TokenStream.open(files)  # checks every header
+    total = stream.total
     if total < 2:
         return None, f"val: {total} token(s), too few for one target: no val loss"
     per_batch = world * batch_size
     need = per_batch * seq_len + 1
-    stream = TokenStream.open(files)
     if total >= need:
         steps = max(1, min(eval_tokens, total - 1) // (per_batch * seq_len))
         starts, length = spread_windows(total, seq_len, steps * per_batch, seed)

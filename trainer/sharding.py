@@ -79,7 +79,6 @@ def full_state(model: nn.Module, optimizer, sharding: str, master: bool) -> tupl
     on the master rank (empty dicts elsewhere). Every rank must call it: it gathers."""
     if sharding == "zero1":
         optimizer.consolidate_state_dict(to=0)
-        return (model.state_dict(), optimizer.state_dict()) if master else ({}, {})
     if sharding != "fsdp":
         return (model.state_dict(), optimizer.state_dict()) if master else ({}, {})
     from torch.distributed.checkpoint.state_dict import (

@@ -291,8 +291,8 @@ class Trainer:
         """The sets each evaluation reads (the val split's windows, then each --eval-text's), and
         the lines that say what is evaluated on less than asked, or without bits per byte."""
         cfg, args = self.cfg, self.args
-        texts = [Path(t) for t in getattr(args, "eval_text", None) or []]
-        tok, eot, note = eval_tokenizer(self.tokenizer, getattr(args, "tokenizer", None))
+        texts = [Path(t) for t in args.eval_text or []]
+        tok, eot, note = eval_tokenizer(self.tokenizer, args.tokenizer)
         notes = [note] if note else []
         self.token_bytes = token_bytes(tok) if tok else None
         if tok and self.token_bytes is None:

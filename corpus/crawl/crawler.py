@@ -205,9 +205,10 @@ def crawl_partition(config: CrawlConfig, warc_path: str, state_dir: str, urls: l
     for name, queue in by_host.items():
         host = hosts[name] = _Host(name, config, cache_dir, warc.name)
         host.load_robots(urlsplit(queue[0][0]).scheme)
-        queued = done | {u for u, _ in queue}
+        queued = {u for u, _ in queue}  # with `done`: a sitemap URL is queued once at most
         for sitemap in host.sitemaps:
-            if (u := normalize_url(sitemap)) and host_of(u) == name and u not in queued:
+            u = normalize_url(sitemap)
+            if u and host_of(u) == name and u not in queued and u not in done:
                 queued.add(u)
                 queue.append((u, 0))
     jobs = [(hosts[n], q) for n, q in by_host.items() for _ in range(config.per_host_concurrency)]
