@@ -24,9 +24,9 @@ from corpus.schema import DOCUMENT_SCHEMA, conform
 from corpus.sources.jsonl import read_jsonl
 from corpus.stage import text_bytes
 from pipelines.executors import LocalExecutor, RayExecutor
+from pipelines.length_stage import LengthFilter
 from pipelines.pipeline import stage_job
 from pipelines.runner import config_hash, part_tasks, run_stage
-from pipelines.stages import LengthFilter
 
 
 def real_texts(work: Path) -> list[str]:

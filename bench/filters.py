@@ -33,7 +33,7 @@ from filters.langid import LanguageParams, identify
 from filters.pii import PiiParams
 from filters.wordlist import ToxicWordsParams
 from pipelines.executors import LocalExecutor, RayExecutor
-from pipelines.filter_stages import Filter
+from pipelines.filter_stage import Filter
 from pipelines.runner import part_tasks, source_tasks
 from pipelines.stages import REGISTRY
 

@@ -38,13 +38,16 @@ from filters.classify import (
 from pipelines.config import load_pipeline, read_yaml
 from pipelines.crawl_stage import CrawlParams
 from pipelines.executors import make_executor
+from pipelines.export_stage import ExportJsonl
+from pipelines.import_stage import ImportJsonl
 from pipelines.params import ConfigError, describe_type, parse_params
 from pipelines.pipeline import run_pipeline, run_status, stage_job, summary_line
 from pipelines.progress import Progress
 from pipelines.runner import config_hash, part_tasks, run_stage, source_tasks
 from pipelines.shard_inspect import inspect_shards
-from pipelines.stages import REGISTRY, ExportJsonl, ImportJsonl, stage_params_doc
-from pipelines.token_stages import ShardParams, TokenizerParams, parse_weights
+from pipelines.shard_stage import ShardParams, parse_weights
+from pipelines.stages import REGISTRY, stage_params_doc
+from pipelines.tokenizer_stage import TokenizerParams
 from trainer.args import add_arguments as add_train_arguments
 
 EXTRACT_KINDS = ("web", "article", "book", "forum", "social")

@@ -14,7 +14,7 @@ from pathlib import Path
 from corpus.crawl.crawler import CrawlConfig, check_seeds, crawl
 from corpus.crawl.fetch import FetchLimits
 from corpus.errors import CorpusError
-from pipelines.stages import FilesStage, register
+from pipelines.stages import FilesStage
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,6 @@ class CrawlParams:
         )
 
 
-@register("crawl")
 class Crawl(FilesStage):
     """Crawl from seed URLs into WARC files: robots.txt, per-host delays, retries, size caps,
     same-site links, a depth and page budget; parallel on the executor by host."""

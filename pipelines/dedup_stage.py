@@ -37,7 +37,7 @@ from filters.dedup.lsh import band_keys, bytes_key, mix64, optimal_bands
 from filters.dedup.minhash import EMPTY, signatures
 from pipelines.dedup_index import DROPPED_SCORE, KEPT_SCORE, DedupIndex, segment_id
 from pipelines.phases import files_by_dest, read_files
-from pipelines.stages import GlobalStage, register
+from pipelines.stages import GlobalStage
 
 ORD_SHIFT = 32
 ROW_MASK = np.int64((1 << ORD_SHIFT) - 1)
@@ -160,7 +160,6 @@ def _count(stats: dict, key: str, value: int) -> None:
 # --- the stage ---------------------------------------------------------------------------------
 
 
-@register("dedup")
 class Dedup(GlobalStage):
     """Exact, URL or MinHash LSH near-dedup; keeps one document per cluster, records clusters."""
 

@@ -21,7 +21,8 @@ from corpus.sources.social import read_mastodon, read_reddit, read_twitter
 from corpus.sources.stackexchange import read_posts_xml
 from corpus.sources.warc import read_html_file, read_warc
 from corpus.stage import StageResult
-from pipelines.stages import InputFile, SourceStage, expand_paths, register
+from pipelines.inputs import InputFile, expand_paths
+from pipelines.stages import SourceStage
 
 SNIFF_BYTES = 65536
 
@@ -124,7 +125,6 @@ def _read_web(
     return unsupported(path, name, source, "neither a WARC/WET file nor an HTML page")
 
 
-@register("extract_web")
 class ExtractWeb(_Extract):
     """Web pages from WARC/WET files (Common Crawl, our crawler) and HTML files, via trafilatura."""
 
@@ -138,14 +138,12 @@ class ExtractWeb(_Extract):
         return _read_web(self, path, name, _options(self.params))
 
 
-@register("extract_article")
 class ExtractArticle(ExtractWeb):
     """News and blog articles (WARC or HTML) with title, author and date, via trafilatura."""
 
     source = "article"
 
 
-@register("extract_book")
 class ExtractBook(_Extract):
     """Books: Project Gutenberg texts (headers stripped), EPUB files, plain text files."""
 
@@ -162,7 +160,6 @@ class ExtractBook(_Extract):
         return read_text_book(path, name=name, max_bytes=max_bytes)
 
 
-@register("extract_forum")
 class ExtractForum(_Extract):
     """Forums: Stack Exchange Posts.xml dumps (threads), forum HTML pages (comments kept)."""
 
@@ -191,7 +188,6 @@ class ExtractForum(_Extract):
         return _read_web(self, path, name, _options(p), head)
 
 
-@register("extract_social")
 class ExtractSocial(_Extract):
     """Social threads: Reddit NDJSON dumps, Twitter API v2 pages, Mastodon outboxes."""
 

@@ -32,18 +32,17 @@ from corpus.dataset import (
 )
 from corpus.schema import conform
 from corpus.stage import StageResult, reason_counts, text_bytes
+from pipelines.inputs import InputFile, input_names
 from pipelines.params import parse_params
 from pipelines.phases import PhaseDriver, output_parts
 from pipelines.progress import Progress
 from pipelines.stages import (
     FilesStage,
     GlobalStage,
-    InputFile,
     MapStage,
     SinkStage,
     SourceStage,
     Stage,
-    input_names,
     stage_class,
 )
 

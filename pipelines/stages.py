@@ -7,42 +7,79 @@ A stage type wraps a plain function from `corpus` or `filters` and declares its 
 - a map turns one part into kept and rejected rows (one task per part);
 - a sink serializes each part into a fragment, then joins the fragments into its output files;
 - a global stage sees the whole dataset at once (dedup, tokenizer, shards, training).
-A stage outside this module is named by its import path, `package.module:ClassName`.
+Built-in stages are listed in `BUILTIN`, each in a file of its own; a stage outside them is named
+by its import path, `package.module:ClassName`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import glob
 import importlib
-import itertools
-import os
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import pyarrow as pa
 
-from corpus.compression import open_output
-from corpus.sources.jsonl import read_jsonl, write_jsonl
 from corpus.stage import StageResult
-from filters.length import LengthThresholds, length_filter
+from pipelines.inputs import InputFile, patterns_root
 from pipelines.params import ConfigError
 
-REGISTRY: dict[str, type[Stage]] = {}
+# Every built-in stage type: its name in configs, and where its class lives. Adding a stage is one
+# file holding its class plus one line here; the module is imported when the stage is first used.
+BUILTIN = {
+    "crawl": "pipelines.crawl_stage:Crawl",
+    "import_jsonl": "pipelines.import_stage:ImportJsonl",
+    "extract_web": "pipelines.extract_stages:ExtractWeb",
+    "extract_article": "pipelines.extract_stages:ExtractArticle",
+    "extract_book": "pipelines.extract_stages:ExtractBook",
+    "extract_forum": "pipelines.extract_stages:ExtractForum",
+    "extract_social": "pipelines.extract_stages:ExtractSocial",
+    "length_filter": "pipelines.length_stage:LengthFilter",
+    "filter": "pipelines.filter_stage:Filter",
+    "dedup": "pipelines.dedup_stage:Dedup",
+    "tokenizer": "pipelines.tokenizer_stage:TrainTokenizer",
+    "shard": "pipelines.shard_stage:Shard",
+    "train": "pipelines.train_stage:Train",
+    "export_jsonl": "pipelines.export_stage:ExportJsonl",
+}
 
 
-def register(name: str):
-    """Class decorator: make a stage type available to configs under `name`."""
+class Registry(Mapping[str, "type[Stage]"]):
+    """Stage types by name, each imported from its `module:Class` when first looked up."""
 
-    def add(cls: type[Stage]) -> type[Stage]:
-        cls.type_name = name
-        REGISTRY[name] = cls
-        return cls
+    def __init__(self, targets: dict[str, str]):
+        self.targets = dict(targets)
+        self.loaded: dict[str, type[Stage]] = {}
 
-    return add
+    def __getitem__(self, name: str) -> type[Stage]:
+        if name not in self.loaded:
+            self.loaded[name] = load_stage(self.targets[name], name)
+        return self.loaded[name]
+
+    def __iter__(self):
+        return iter(self.targets)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+def load_stage(target: str, name: str) -> type[Stage]:
+    """The Stage subclass at `module:Class`, named `name` in configs and config hashes."""
+    module_name, _, class_name = target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load stage '{name}': {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Stage)):
+        raise ConfigError(f"'{name}' is not a stage class")
+    cls.type_name = name
+    return cls
+
+
+REGISTRY = Registry(BUILTIN)
 
 
 def stage_class(name: str) -> type[Stage]:
@@ -50,15 +87,7 @@ def stage_class(name: str) -> type[Stage]:
     if name in REGISTRY:
         return REGISTRY[name]
     if ":" in name:
-        module_name, _, class_name = name.partition(":")
-        try:
-            cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"cannot load stage '{name}': {exc}") from None
-        if not (isinstance(cls, type) and issubclass(cls, Stage)):
-            raise ConfigError(f"'{name}' is not a stage class")
-        cls.type_name = name
-        return cls
+        return load_stage(name, name)
     known = ", ".join(sorted(REGISTRY))
     raise ConfigError(f"unknown stage '{name}' (known stages: {known})")
 
@@ -74,6 +103,12 @@ class Stage:
     @dataclass(frozen=True)
     class Params:
         pass
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # a built-in stage has its config name however its class was imported
+        target = f"{cls.__module__}:{cls.__qualname__}"
+        cls.type_name = next((n for n, t in BUILTIN.items() if t == target), "")
 
     def __init__(self, params):
         self.params = params
@@ -110,40 +145,6 @@ class FilesStage(Stage):
 
     def reset(self, out_dir: Path) -> None:
         """Remove what an earlier run under another config left in `out_dir`."""
-
-
-class InputFile(typing.NamedTuple):
-    """One input file of a source stage and its identity in document ids: the path relative to
-    the stage's inputs (`a/Posts.xml`, `b/Posts.xml`), so two files that share a base name
-    never give the same ids."""
-
-    path: Path
-    name: str
-
-
-def input_names(paths: list[Path], root: Path | None = None) -> list[str]:
-    """Each path relative to `root`, or where a path is not below it, to the deepest folder
-    holding them all (a lone file: its base name)."""
-    if not paths:
-        return []
-    if root is None or not all(p.is_relative_to(root) for p in paths):
-        root = Path(os.path.commonpath([str(p.parent) for p in paths]))
-    return [p.relative_to(root).as_posix() for p in paths]
-
-
-def patterns_root(patterns: list[str]) -> Path | None:
-    """The folder that input names are relative to: the deepest one holding the fixed part of
-    every glob pattern (`data` of `data/*/Posts.xml`) and every named file's folder. Names then
-    stay the same when more files come to match a pattern."""
-    bases = []
-    for pattern in patterns:
-        if glob.has_magic(pattern):
-            parts = Path(pattern).parts
-            fixed = list(itertools.takewhile(lambda part: not glob.has_magic(part), parts))
-            bases.append(Path(*fixed) if fixed else Path("."))
-        else:
-            bases.append(Path(pattern).parent)
-    return Path(os.path.commonpath([str(b.resolve()) for b in bases])) if bases else None
 
 
 class SourceStage(Stage):
@@ -235,104 +236,6 @@ class SinkStage(Stage):
         raise NotImplementedError
 
 
-def expand_paths(patterns: list[str]) -> list[Path]:
-    """Files named by paths or glob patterns (sorted per pattern); a missing one is an error."""
-    files: list[Path] = []
-    for pattern in patterns:
-        if glob.has_magic(pattern):
-            matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
-            matches = [p for p in matches if p.is_file()]
-            if not matches:
-                raise ConfigError(f"no file matches '{pattern}'")
-            files.extend(matches)
-        else:
-            path = Path(pattern)
-            if not path.is_file():
-                raise ConfigError(f"no such file: {pattern}")
-            files.append(path)
-    return [p.resolve() for p in files]
-
-
-@register("import_jsonl")
-class ImportJsonl(SourceStage):
-    """Dolma-style JSONL documents (plain, .gz or .zst) into the Document record."""
-
-    @dataclass(frozen=True)
-    class Params:
-        paths: list[str] = dataclasses.field(default_factory=list)
-        source: Literal["web", "article", "book", "forum", "social"] = "web"
-        part_rows: int = 100_000
-        part_mb: int = 64
-        max_doc_mb: int = 64
-
-        def __post_init__(self):
-            if min(self.part_rows, self.part_mb, self.max_doc_mb) < 1:
-                raise ValueError("part_rows, part_mb and max_doc_mb must be at least 1")
-
-    def input_files(self) -> list[Path]:
-        return expand_paths(self.params.paths)
-
-    def read(self, path: Path, name: str) -> Iterator[StageResult]:
-        p = self.params
-        return read_jsonl(
-            path,
-            name=name,
-            default_source=p.source,
-            max_doc_bytes=p.max_doc_mb << 20,
-            part_rows=p.part_rows,
-            part_bytes=p.part_mb << 20,
-        )
-
-
-@register("length_filter")
-class LengthFilter(MapStage):
-    """Drop documents with too few or too many characters or words."""
-
-    @dataclass(frozen=True)
-    class Params:
-        min_chars: int = 0
-        max_chars: int | None = None
-        min_words: int = 0
-        max_words: int | None = None
-
-    def process(self, table: pa.Table) -> StageResult:
-        p = self.params
-        limits = LengthThresholds(p.min_chars, p.max_chars, p.min_words, p.max_words)
-        return length_filter(table, limits)
-
-
-@register("export_jsonl")
-class ExportJsonl(SinkStage):
-    """Documents as dolma-style JSON lines in one file, compressed by its suffix (.zst, .gz)."""
-
-    @dataclass(frozen=True)
-    class Params:
-        path: str = "documents.jsonl.zst"  # relative to the stage's folder unless absolute
-
-        def __post_init__(self):
-            if not self.path.endswith((".jsonl", ".jsonl.gz", ".jsonl.zst")):
-                raise ValueError(f"path must end in .jsonl, .jsonl.gz or .jsonl.zst: {self.path}")
-
-    def fragment(self, table: pa.Table, path: Path) -> None:
-        with open(path, "wb") as f:
-            write_jsonl(table, f)
-
-    def outputs(self, out_dir: Path) -> list[Path]:
-        return [out_dir / self.params.path]
-
-    def finish(self, fragments: list[Path], out_dir: Path) -> None:
-        # one compressed stream, not concatenated frames: many zstd readers stop after one frame
-        (target,) = self.outputs(out_dir)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".tmp-{target.name}")  # keeps the suffix that picks compression
-        with open_output(tmp) as out:
-            for fragment in fragments:
-                with open(fragment, "rb") as f:
-                    while chunk := f.read(1 << 22):
-                        out.write(chunk)
-        tmp.replace(target)
-
-
 def stage_params_doc(cls) -> list[tuple[str, str, object]]:
     """(name, type, default) for each parameter of a stage type (or a parameter group), for
     `corpus stages`."""
@@ -346,13 +249,3 @@ def stage_params_doc(cls) -> list[tuple[str, str, object]]:
             default = "(required)" if factory is dataclasses.MISSING else factory()
         rows.append((f.name, hints[f.name], default))
     return rows
-
-
-# the extract_*, filter, dedup, tokenizer and shard stages register themselves on import
-from pipelines import (  # noqa: E402, F401
-    crawl_stage,
-    dedup_stage,
-    extract_stages,
-    filter_stages,
-    token_stages,
-)

@@ -23,8 +23,9 @@ from corpus.dataset import Dataset, read_part_file, write_manifest, write_part
 from corpus.errors import CorruptPartError, DatasetError
 from corpus.schema import SOURCES, conform
 from corpus.shards import ShardError, open_shard, read_header, write_shard
+from pipelines.inputs import InputFile
 from pipelines.params import parse_params
-from pipelines.stages import REGISTRY, InputFile
+from pipelines.stages import REGISTRY
 from tests.helpers import SHARED_DATA, run_corpus, write_dataset
 from tests.test_shards import spec_read
 

@@ -28,8 +28,9 @@ from corpus.tokenizer import (
     training_batches,
 )
 from pipelines.executors import LocalExecutor, RayExecutor
+from pipelines.inputs import InputFile
 from pipelines.params import parse_params
-from pipelines.stages import REGISTRY, InputFile
+from pipelines.stages import REGISTRY
 from tests.helpers import (
     SHARED_DATA,
     kill_when,

@@ -1,9 +1,6 @@
-"""The `tokenizer` and `shard` stages: train a byte-level BPE, then write packed token shards.
+"""The `shard` stage: write packed token shards.
 
-`tokenizer` trains on a seeded sample of the dataset's text within a byte budget (one task: the
-trainer is multi-threaded itself) and publishes `tokenizer.json`.
-
-`shard` writes llm.c-format shards (`corpus/shards.py`) without holding the corpus in memory:
+It writes llm.c-format shards (`corpus/shards.py`) without holding the corpus in memory:
   tokenize  per part (on the executor): encode every document, write its tokens to one raw file
             and an index (id, source, offset, length)
   scatter   per part: decide each document's fate from a hash of (seed, id) alone: the val split
@@ -24,40 +21,30 @@ from __future__ import annotations
 import array
 import functools
 import hashlib
-import json
 import math
 import os
 import re
-import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus.dataset import read_part_file, write_bytes_atomic, write_json_atomic
+from corpus.dataset import read_part_file, write_json_atomic
 from corpus.errors import CorpusError
 from corpus.schema import SOURCES
 from corpus.shards import MANIFEST, ShardWriter, dtype_for_vocab, magic_for
 from corpus.tokenizer import (
-    SAMPLE_BITS,
-    bytes_per_bin,
-    last_bin_within,
     load_tokenizer,
     tokenizer_facts,
-    train_bpe,
-    training_batches,
-    vocab_summary,
 )
 from filters.dedup.lsh import mix64
 from pipelines.params import ConfigError
 from pipelines.phases import files_by_dest, read_files
-from pipelines.stages import GlobalStage, register
+from pipelines.stages import GlobalStage
+from pipelines.tokenizer_stage import TOKENIZER_FILE
 
-TOKENIZER_FILE = "tokenizer.json"
 SHARD_NAME = re.compile(r"^(train|val)_\d{6}\.bin$")
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 ENCODE_BATCH_BYTES = 4 << 20  # text encoded per call, which bounds a tokenize task's memory
@@ -74,94 +61,6 @@ def _tokenizer(path: str):
     """The tokenizer at `path`, loaded once per worker process (until the file changes)."""
     st = os.stat(path)
     return _cached_tokenizer(path, st.st_size, st.st_mtime_ns)
-
-
-# --- tokenizer ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TokenizerParams:
-    vocab_size: int = 32768  # ids in all: the 256 bytes, <|endoftext|> and the merges
-    min_frequency: int = 2  # a pair is merged only if it occurs this often
-    max_bytes: int = 1 << 30  # text read for training: a seeded sample of documents this large
-    seed: int = 0  # of the sample, when the dataset holds more than max_bytes
-    file: str = TOKENIZER_FILE  # in the stage's folder
-
-    def __post_init__(self):
-        if not 257 <= self.vocab_size <= 1 << 31:
-            raise ValueError(f"vocab_size must be in 257..2147483648, got {self.vocab_size}")
-        if self.min_frequency < 1 or self.max_bytes < 1:
-            raise ValueError("min_frequency and max_bytes must be at least 1")
-        if "/" in self.file or not self.file.endswith(".json"):
-            raise ValueError(f"file must be a file name ending in .json, got {self.file!r}")
-
-
-@register("tokenizer")
-class TrainTokenizer(GlobalStage):
-    """Train a byte-level BPE tokenizer (HF tokenizers) with <|endoftext|> on the text."""
-
-    Params = TokenizerParams
-    output_datasets = ()
-    produces_documents = False
-
-    def drive(self, driver, tasks) -> tuple[list[dict], dict]:
-        p = self.params
-        parts = [[t.input_path, t.fingerprint] for t in tasks]
-        measured = driver.run_payloads(
-            "measure", [{"part": part} for part in parts], keys=[t.key for t in tasks]
-        )
-        per_bin = np.zeros(1 << SAMPLE_BITS, dtype=np.int64)
-        for f in files_by_dest(measured)["bins"]:
-            per_bin += read_files([f]).column("bytes").to_numpy()
-        last_bin = last_bin_within(per_bin, p.max_bytes)
-        payload = {"parts": parts, "last_bin": last_bin}
-        records = driver.run_payloads("train", [payload], show=True)
-        stats = dict(records[0]["stats"])
-        stats["bytes_in"] = stats["bytes_out"] = int(per_bin.sum())
-        stats["counters"]["budget_reached"] = int(last_bin < len(per_bin) - 1)
-        return records, stats
-
-    def run_task(self, phase: str, payload: dict, out) -> dict:
-        p = self.params
-        if phase == "measure":
-            path, sha = payload["part"]
-            table = read_part_file(path, sha, ["id", "text"])
-            out.write("bins", pa.table({"bytes": bytes_per_bin(table, p.seed)}))
-            return {"docs_in": table.num_rows}
-        sample: dict = {}
-        started = time.perf_counter()
-        parts = [tuple(x) for x in payload["parts"]]
-        batches = training_batches(parts, p.max_bytes, p.seed, payload["last_bin"], sample)
-        tok = train_bpe(batches, p.vocab_size, p.min_frequency)
-        train_s = time.perf_counter() - started
-        path = out.scratch_path("tokenizer", ".json")
-        write_bytes_atomic(path, tok.to_str(pretty=True).encode("utf-8"), durable=False)
-        out.commit_file("tokenizer", path)
-        summary = vocab_summary(tok)
-        return {
-            "docs_in": sample["docs_seen"],
-            "docs_out": sample["docs_seen"],
-            "counters": {
-                "pieces_used": sample["pieces_used"],
-                "bytes_used": sample["bytes_used"],
-                "vocab_size": summary["vocab_size"],
-                "merges": summary["merges"],
-                "train_ms": round(train_s * 1000),
-            },
-        }
-
-    def unpublish(self, out_dir: Path) -> None:
-        (out_dir / self.params.file).unlink(missing_ok=True)
-
-    def publish(self, records: list[dict], out_dir: Path) -> list[Path]:
-        (f,) = files_by_dest(records)["tokenizer"]
-        target = out_dir / self.params.file
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(target, (Path(f["dir"]) / f["name"]).read_bytes())
-        return [target]
-
-
-# --- shards ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -223,7 +122,6 @@ def unit(h: np.ndarray) -> np.ndarray:
     return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-@register("shard")
 class Shard(GlobalStage):
     """Tokenize, shuffle by seed and write llm.c-format token shards with a val split."""
 
@@ -690,141 +588,3 @@ class Shard(GlobalStage):
             "tokens_per_source": dict(sorted(tokens_per_source.items())),
             "docs_per_source": dict(sorted(docs_per_source.items())),
         }
-
-
-def read_manifest(directory: str | Path) -> dict:
-    """A shard folder's shards.json, or a one-line error."""
-    path = Path(directory) / MANIFEST
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CorpusError(f"{directory}: no {MANIFEST} (not a finished shard folder)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CorpusError(f"{path}: unreadable ({exc})") from None
-
-
-# --- training ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrainParams:
-    shards: str = "shards"  # the name of this pipeline's shard stage, or a shard folder
-    config: str = "configs/trainer/tiny.yaml"  # a trainer config
-    max_steps: int | None = None  # the schedule's length (default: the config's)
-    # held-out texts (plain text or JSONL), each evaluated in loss and bits per byte
-    eval_text: list[str] = field(default_factory=list)
-
-    def __post_init__(self):
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be at least 1, got {self.max_steps}")
-
-
-def _trainer_config(path: str) -> Path | None:
-    """A trainer config by path, or relative to the project (`configs/trainer/tiny.yaml` works
-    from any working directory)."""
-    for candidate in (Path(path), Path(__file__).resolve().parent.parent / path):
-        if candidate.is_file():
-            return candidate.resolve()
-    return None
-
-
-@register("train")
-class Train(GlobalStage):
-    """Train the bundled GPT on the run's shards (`python -m trainer.train` in a child process);
-    a killed run resumes from its latest checkpoint."""
-
-    Params = TrainParams
-    output_datasets = ()
-    produces_documents = False
-
-    @classmethod
-    def check_refs(cls, params, earlier: dict[str, str], where: str) -> None:
-        if earlier.get(params.shards) != "shard" and not Path(params.shards).is_dir():
-            raise ConfigError(
-                f"{where}.shards: '{params.shards}' is neither an earlier shard stage nor a folder"
-            )
-        for text in params.eval_text:
-            if not Path(text).is_file():
-                raise ConfigError(f"{where}.eval_text: no such file: {text}")
-        if _trainer_config(params.config) is None:
-            raise ConfigError(f"{where}.config: no such trainer config: {params.config}")
-
-    @classmethod
-    def bind(cls, params: dict, run_dir: Path) -> dict:
-        shards = Path(params["shards"])
-        if not shards.is_dir() and (run_dir / params["shards"]).is_dir():
-            shards = run_dir / params["shards"]
-        return {
-            **params,
-            "shards": str(shards.resolve()),
-            "config": str(_trainer_config(params["config"]) or params["config"]),
-            "eval_text": [str(Path(t).resolve()) for t in params.get("eval_text") or []],
-        }
-
-    @classmethod
-    def fingerprint_files(cls, params: dict) -> list[Path]:
-        files = [Path(params["shards"]) / MANIFEST, Path(params["config"])]
-        files += [Path(t) for t in params.get("eval_text") or []]
-        return [f for f in files if f.is_file()]
-
-    def drive(self, driver, tasks) -> tuple[list[dict], dict]:
-        # the trainer is a child process of the driver that uses every core (or the GPU) of
-        # this machine, and its progress lines reach the terminal as they are printed
-        records = driver.run_payloads("train", [{}], on_driver=True)
-        return records, dict(records[0]["stats"])
-
-    def run_task(self, phase: str, payload: dict, out) -> dict:
-        p = self.params
-        folder = Path(out.job.out_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        marker = folder / ".config_hash"
-        if not marker.is_file() or marker.read_text() != out.job.config_hash:
-            for stale in [*folder.glob("ckpt_*.pt"), folder / "metrics.jsonl"]:
-                stale.unlink(missing_ok=True)  # made under another config: start over
-            marker.write_text(out.job.config_hash)
-        cmd = [sys.executable, "-m", "trainer.train", "--shards", p.shards, "--config", p.config]
-        cmd += ["--out", str(folder)]
-        if p.max_steps:
-            cmd += ["--max-steps", str(p.max_steps)]
-        if p.eval_text:
-            cmd += ["--eval-text", *p.eval_text]
-        if any(folder.glob("ckpt_*.pt")):
-            cmd.append("--resume")
-        env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "RANK")}
-        last = "no output"
-        with subprocess.Popen(
-            cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        ) as child:
-            for line in child.stderr:
-                line = line.rstrip("\n")
-                if line.strip():
-                    last = line
-                if line.startswith(("step", "training", "resumed", "val:", "bpb:")) or (
-                    "evaluating on" in line  # an eval text shorter than one window
-                ):
-                    print(f"[train] {line}", file=sys.stderr, flush=True)
-        if child.returncode:
-            raise CorpusError(f"training failed: {last}")
-        rows = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
-        from trainer.checkpoint import latest_checkpoint  # by step: ckpt_999999 < ckpt_1000000
-
-        final = latest_checkpoint(folder)
-        out.commit_file("checkpoint", final)
-        out.commit_file("metrics", folder / "metrics.jsonl")
-        vals = [r["val_loss"] for r in rows if "val_loss" in r]
-        bpbs = [r["val_bpb"] for r in rows if "val_bpb" in r]
-        return {
-            "counters": {
-                "steps": rows[-1]["step"] + 1,
-                "first_loss": rows[0]["loss"],
-                "last_loss": rows[-1]["loss"],
-                **({"first_val_loss": vals[0], "last_val_loss": vals[-1]} if vals else {}),
-                **({"last_val_bpb": bpbs[-1]} if bpbs else {}),
-            }
-        }
-
-    def publish(self, records: list[dict], out_dir: Path) -> list[Path]:
-        files = files_by_dest(records)
-        return [
-            Path(f["dir"]) / f["name"] for dest in ("checkpoint", "metrics") for f in files[dest]
-        ]

@@ -1,6 +1,6 @@
-"""`corpus report RUN` and `corpus trace RUN DOC_ID`: what a run made, read from its folder.
+"""What `corpus report RUN` gathers about a run, read from its folder.
 
-The report gathers, from the run's datasets and records alone:
+It gathers, from the run's datasets and records alone:
 - the funnel: documents, bytes and tokens after each stage, per source (tokens are counted at the
   shard stage and estimated before it from each source's bytes per token);
 - why documents were dropped: per stage and reason, counts and shares, a few real rejected
@@ -9,7 +9,8 @@ The report gathers, from the run's datasets and records alone:
   lengths, language shares, dedup cluster sizes with two clusters side by side, tokenizer
   fertility per source, tokens per shard;
 - run facts: config, versions, seeds, wall time and docs/s per stage.
-It writes `report.json` and one self-contained `index.html` (`corpus/report_html.py`).
+`write_report` (in `__init__`) writes `report.json` and one self-contained `index.html`
+(`render.py`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus.dataset import MANIFEST_NAME, Dataset, write_bytes_atomic, write_json_atomic
+from corpus.dataset import MANIFEST_NAME, Dataset
 from corpus.errors import CorpusError
-from corpus.report_html import render
 from corpus.schema import SOURCES
 from corpus.shards import MANIFEST as SHARDS_MANIFEST
 
@@ -35,7 +35,7 @@ BINS = 30
 NOT_SCORES = {"id", "text", "source", "url", "title", "author", "date", "meta", "reason", "error"}
 
 
-def _dataset(path: Path) -> Dataset | None:
+def dataset_at(path: Path) -> Dataset | None:
     return Dataset(path) if (path / MANIFEST_NAME).is_file() else None
 
 
@@ -58,7 +58,7 @@ def _per_source(table: pa.Table | None) -> dict[str, dict]:
     return out
 
 
-def _excerpt(text: str | None) -> str:
+def excerpt(text: str | None) -> str:
     text = text or ""
     return text if len(text) <= EXCERPT else text[:EXCERPT] + "…"
 
@@ -182,8 +182,8 @@ def collect(run_dir: str | Path) -> dict:
             "params": params.get(name),
         }
         stages.append(stage)
-        kept = _read(_dataset(run_dir / name / "kept"))
-        rejected = _read(_dataset(run_dir / name / "rejected"))
+        kept = _read(dataset_at(run_dir / name / "kept"))
+        rejected = _read(dataset_at(run_dir / name / "rejected"))
         if kept is not None or rejected is not None:
             per = _per_source(kept)
             for s, v in per.items():
@@ -199,7 +199,7 @@ def collect(run_dir: str | Path) -> dict:
             drops.append(_drops(run_dir, name, kept, rejected, params.get(name) or {}))
             if kind == "filter" or any(c.endswith("_score") for c in rejected.column_names):
                 scores.append(_scores(name, kept, rejected, params.get(name) or {}))
-        if kind == "dedup" and _dataset(run_dir / name / "clusters"):
+        if kind == "dedup" and dataset_at(run_dir / name / "clusters"):
             extras["dedup"] = _clusters(run_dir / name, kept, rejected)
         if kind == "filter":
             extras.setdefault("languages", _languages(kept, rejected))
@@ -289,7 +289,7 @@ def _drops(run_dir: Path, name: str, kept, rejected, params: dict) -> dict:
                 {
                     "id": row["id"],
                     "source": row["source"],
-                    "excerpt": _excerpt(row.get("text")),
+                    "excerpt": excerpt(row.get("text")),
                     "error": row.get("error"),
                     "scores": {c: row.get(c) for c in related},
                     "trace": f"corpus trace {run_dir} {row['id']}",
@@ -335,7 +335,7 @@ def _near_threshold(kept, related: list[str], thresholds: dict, reason: str) -> 
             {
                 "id": row["id"],
                 "source": row["source"],
-                "excerpt": _excerpt(row.get("text")),
+                "excerpt": excerpt(row.get("text")),
                 "scores": {column: row.get(column)},
             }
         )
@@ -384,7 +384,7 @@ def _lengths(kept, rejected, name: str) -> dict | None:
 
 
 def _clusters(folder: Path, kept, rejected) -> dict:
-    clusters = _read(_dataset(folder / "clusters"))
+    clusters = _read(dataset_at(folder / "clusters"))
     sizes = clusters.column("size").to_numpy()
     cluster_ids = clusters.column("cluster").to_pylist()
     # one row per cluster: its size
@@ -415,7 +415,7 @@ def _clusters(folder: Path, kept, rejected) -> dict:
                         "id": r["id"],
                         "kept": r["kept"],
                         "representative": r["representative"],
-                        "excerpt": _excerpt(texts.get(r["id"])),
+                        "excerpt": excerpt(texts.get(r["id"])),
                     }
                     for r in rows[:2]
                 ],
@@ -427,122 +427,3 @@ def _clusters(folder: Path, kept, rejected) -> dict:
         "size_distribution": {str(k): v for k, v in sorted(distribution.items())},
         "examples": examples,
     }
-
-
-def write_report(run_dir: str | Path, out: str | Path | None = None) -> tuple[Path, dict]:
-    """Collect the report of `run_dir` and write report.json and index.html into `out`."""
-    run_dir = Path(run_dir)
-    out = Path(out) if out else run_dir / "report"
-    data = collect(run_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "report.json", data)
-    write_bytes_atomic(out / "index.html", render(data).encode("utf-8"))
-    return out / "index.html", data
-
-
-def summary(data: dict) -> str:
-    """The funnel and the drop reasons as a short table for the terminal."""
-    lines = [f"{'stage':<14} {'type':<14} {'docs in':>9} {'docs out':>9}  top drop reasons"]
-    drops = {d["stage"]: d for d in data["drops"]}
-    for s in data["stages"]:
-        d = drops.get(s["name"])
-        reasons = ""
-        if d:
-            top = list(d["reasons"].items())[:3]
-            reasons = ", ".join(f"{r} {v['count']:,}" for r, v in top)
-        elif s.get("rejected"):  # a stage without a rejected dataset (a crawl's URLs)
-            top = sorted(s["rejected"].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
-            reasons = ", ".join(f"{r} {n:,}" for r, n in top)
-        retried = (s.get("counters") or {}).get("extract_timeout_retried")
-        if retried:  # pages over the extraction time limit, tried once more with a longer one
-            recovered = s["counters"].get("extract_timeout_recovered", 0)
-            note = f"timeouts retried {retried:,}, recovered {recovered:,}"
-            reasons = f"{reasons}; {note}" if reasons else note
-        docs_in = "-" if s["docs_in"] is None else f"{s['docs_in']:,}"
-        docs_out = "-" if s["docs_out"] is None else f"{s['docs_out']:,}"
-        lines.append(f"{s['name']:<14} {s['type']:<14} {docs_in:>9} {docs_out:>9}  {reasons}")
-    return "\n".join(lines)
-
-
-# --- trace ---------------------------------------------------------------------------------------
-
-
-def _find(ds: Dataset | None, doc_id: str) -> dict | None:
-    if ds is None:
-        return None
-    for part in ds.parts:
-        ids = ds.read_part(part, ["id"]).column("id")
-        hits = pc.index(ids, doc_id).as_py()
-        if hits >= 0:
-            return ds.read_part(part).slice(hits, 1).to_pylist()[0]
-    return None
-
-
-def trace(run_dir: str | Path, doc_id: str) -> str:
-    """One document's path through the run: source, each stage's decision and scores, its dedup
-    cluster and representative, and where its tokens are in the shards."""
-    run_dir = Path(run_dir)
-    record = run_dir / "_state" / "pipeline.json"
-    if not record.is_file():
-        raise CorpusError(f"{run_dir}: not a run folder (no _state/pipeline.json)")
-    pipeline = json.loads(record.read_text())
-    lines, found = [], False
-    for st in pipeline["stages"]:
-        name, kind = st["name"], st["type"]
-        folder = run_dir / name
-        kept = _find(_dataset(folder / "kept"), doc_id)
-        rejected = None if kept else _find(_dataset(folder / "rejected"), doc_id)
-        row = kept or rejected
-        if row is not None:
-            if not found:
-                lines.append(
-                    f"{doc_id}: source {row['source']}, {row.get('url') or ''}".rstrip(", ")
-                )
-                lines.append(f"  text: {_excerpt(row.get('text'))[:160]!r}")
-                found = True
-            scores = {
-                k: (round(v, 4) if isinstance(v, float) else v)
-                for k, v in row.items()
-                if k not in NOT_SCORES and v is not None
-            }
-            decision = "kept" if kept else f"REJECTED: {row['reason']}"
-            if rejected and row.get("error"):
-                decision += f" ({row['error']})"
-            lines.append(f"[{name}] ({kind}) {decision}")
-            if scores:
-                lines.append("    " + ", ".join(f"{k}={v}" for k, v in sorted(scores.items())))
-        if kind == "dedup":
-            cluster = _find(_dataset(folder / "clusters"), doc_id)
-            if cluster:
-                lines.append(
-                    f"    cluster {cluster['cluster']} of {cluster['size']} document(s), "
-                    f"representative {cluster['representative']}"
-                    + (" (this one)" if cluster["kept"] else "")
-                )
-        if kind == "shard":
-            placed = _rows(_dataset(folder / "documents"), doc_id)
-            if placed:
-                found = True
-                for p in placed:
-                    lines.append(
-                        f"[{name}] ({kind}) {p['split']} copy {p['copy']}: {p['tokens']:,} tokens "
-                        f"at offset {p['offset']:,} of {p['shard']}"
-                    )
-            elif found:
-                lines.append(f"[{name}] ({kind}) not in the shards (dropped by its mixture weight)")
-        if found and rejected is not None:
-            break
-    if not found:
-        raise CorpusError(f"{run_dir}: no document with id {doc_id!r} in any stage of the run")
-    return "\n".join(lines)
-
-
-def _rows(ds: Dataset | None, doc_id: str) -> list[dict]:
-    if ds is None:
-        return []
-    out = []
-    for part in ds.parts:
-        table = ds.read_part(part)
-        hits = table.filter(pc.equal(table.column("id"), doc_id))
-        out += hits.to_pylist()
-    return out

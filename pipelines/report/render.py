@@ -1,7 +1,7 @@
 """The quality report as one self-contained HTML page: inline CSS and SVG charts drawn here, no
 script, no font or file from anywhere else, so it opens offline and from an archive as it is.
 
-`render(data)` takes what `pipelines.report.collect` gathered (the same object as report.json).
+`render(data)` takes what `collect.py` gathered (the same object as report.json).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pyarrow as pa
 from corpus.stage import StageResult
 from filters.chain import FilterConfig, run_filters
 from filters.fasttext_models import sidecar_path
-from pipelines.stages import MapStage, register
+from pipelines.stages import MapStage
 
 # parameters that name files, by component
 FILE_PARAMS = {
@@ -22,7 +22,6 @@ FILE_PARAMS = {
 }
 
 
-@register("filter")
 class Filter(MapStage):
     """Language ID, Gopher quality/repetition, C4, FineWeb, word lists, classifiers, PII."""
 

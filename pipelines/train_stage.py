@@ -1,0 +1,139 @@
+"""The `train` stage: train the bundled GPT on the run's shards in a child process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corpus.errors import CorpusError
+from corpus.shards import MANIFEST
+from pipelines.params import ConfigError
+from pipelines.phases import files_by_dest
+from pipelines.stages import GlobalStage
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    shards: str = "shards"  # the name of this pipeline's shard stage, or a shard folder
+    config: str = "configs/trainer/tiny.yaml"  # a trainer config
+    max_steps: int | None = None  # the schedule's length (default: the config's)
+    # held-out texts (plain text or JSONL), each evaluated in loss and bits per byte
+    eval_text: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1, got {self.max_steps}")
+
+
+def _trainer_config(path: str) -> Path | None:
+    """A trainer config by path, or relative to the project (`configs/trainer/tiny.yaml` works
+    from any working directory)."""
+    for candidate in (Path(path), Path(__file__).resolve().parent.parent / path):
+        if candidate.is_file():
+            return candidate.resolve()
+    return None
+
+
+class Train(GlobalStage):
+    """Train the bundled GPT on the run's shards (`python -m trainer.train` in a child process);
+    a killed run resumes from its latest checkpoint."""
+
+    Params = TrainParams
+    output_datasets = ()
+    produces_documents = False
+
+    @classmethod
+    def check_refs(cls, params, earlier: dict[str, str], where: str) -> None:
+        if earlier.get(params.shards) != "shard" and not Path(params.shards).is_dir():
+            raise ConfigError(
+                f"{where}.shards: '{params.shards}' is neither an earlier shard stage nor a folder"
+            )
+        for text in params.eval_text:
+            if not Path(text).is_file():
+                raise ConfigError(f"{where}.eval_text: no such file: {text}")
+        if _trainer_config(params.config) is None:
+            raise ConfigError(f"{where}.config: no such trainer config: {params.config}")
+
+    @classmethod
+    def bind(cls, params: dict, run_dir: Path) -> dict:
+        shards = Path(params["shards"])
+        if not shards.is_dir() and (run_dir / params["shards"]).is_dir():
+            shards = run_dir / params["shards"]
+        return {
+            **params,
+            "shards": str(shards.resolve()),
+            "config": str(_trainer_config(params["config"]) or params["config"]),
+            "eval_text": [str(Path(t).resolve()) for t in params.get("eval_text") or []],
+        }
+
+    @classmethod
+    def fingerprint_files(cls, params: dict) -> list[Path]:
+        files = [Path(params["shards"]) / MANIFEST, Path(params["config"])]
+        files += [Path(t) for t in params.get("eval_text") or []]
+        return [f for f in files if f.is_file()]
+
+    def drive(self, driver, tasks) -> tuple[list[dict], dict]:
+        # the trainer is a child process of the driver that uses every core (or the GPU) of
+        # this machine, and its progress lines reach the terminal as they are printed
+        records = driver.run_payloads("train", [{}], on_driver=True)
+        return records, dict(records[0]["stats"])
+
+    def run_task(self, phase: str, payload: dict, out) -> dict:
+        p = self.params
+        folder = Path(out.job.out_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        marker = folder / ".config_hash"
+        if not marker.is_file() or marker.read_text() != out.job.config_hash:
+            for stale in [*folder.glob("ckpt_*.pt"), folder / "metrics.jsonl"]:
+                stale.unlink(missing_ok=True)  # made under another config: start over
+            marker.write_text(out.job.config_hash)
+        cmd = [sys.executable, "-m", "trainer.train", "--shards", p.shards, "--config", p.config]
+        cmd += ["--out", str(folder)]
+        if p.max_steps:
+            cmd += ["--max-steps", str(p.max_steps)]
+        if p.eval_text:
+            cmd += ["--eval-text", *p.eval_text]
+        if any(folder.glob("ckpt_*.pt")):
+            cmd.append("--resume")
+        env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "RANK")}
+        last = "no output"
+        with subprocess.Popen(
+            cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        ) as child:
+            for line in child.stderr:
+                line = line.rstrip("\n")
+                if line.strip():
+                    last = line
+                if line.startswith(("step", "training", "resumed", "val:", "bpb:")) or (
+                    "evaluating on" in line  # an eval text shorter than one window
+                ):
+                    print(f"[train] {line}", file=sys.stderr, flush=True)
+        if child.returncode:
+            raise CorpusError(f"training failed: {last}")
+        rows = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+        from trainer.checkpoint import latest_checkpoint  # by step: ckpt_999999 < ckpt_1000000
+
+        final = latest_checkpoint(folder)
+        out.commit_file("checkpoint", final)
+        out.commit_file("metrics", folder / "metrics.jsonl")
+        vals = [r["val_loss"] for r in rows if "val_loss" in r]
+        bpbs = [r["val_bpb"] for r in rows if "val_bpb" in r]
+        return {
+            "counters": {
+                "steps": rows[-1]["step"] + 1,
+                "first_loss": rows[0]["loss"],
+                "last_loss": rows[-1]["loss"],
+                **({"first_val_loss": vals[0], "last_val_loss": vals[-1]} if vals else {}),
+                **({"last_val_bpb": bpbs[-1]} if bpbs else {}),
+            }
+        }
+
+    def publish(self, records: list[dict], out_dir: Path) -> list[Path]:
+        files = files_by_dest(records)
+        return [
+            Path(f["dir"]) / f["name"] for dest in ("checkpoint", "metrics") for f in files[dest]
+        ]
