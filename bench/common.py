@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict
 from pathlib import Path
 
-from pipelines.pipeline import stage_job
-from pipelines.runner import config_hash, run_stage
+from corpus.dataset import Dataset
+from pipelines.executors import LocalExecutor
+from pipelines.runner import part_tasks
+from pipelines.stages import REGISTRY
+from pipelines.standalone import run_standalone
 
 
 def time_stage(cls, params, tasks, executor, out: Path, keep: bool = False) -> float:
     """Seconds to run stage type `cls` with `params` over `tasks` into `out` (then removed,
     unless `keep`)."""
-    values = asdict(params)
-    chash = config_hash(cls.type_name, cls.version, values, "")
-    job = stage_job(cls.type_name, cls, values, chash, out, out / "_state")
     start = time.perf_counter()
-    run_stage(job, tasks, executor, log=lambda _: None)
+    run_standalone(cls, params, tasks, out, executor, log=lambda _: None)
     elapsed = time.perf_counter() - start
     if not keep:
         shutil.rmtree(out)
@@ -28,13 +27,5 @@ def time_stage(cls, params, tasks, executor, out: Path, keep: bool = False) -> f
 def run_named_stage(name: str, dataset: Path, out: Path, params: dict, executor=None):
     """Run the registered stage `name` with `params` over the dataset folder `dataset` into
     `out` (its state in `out/_state`); returns its outcome."""
-    from corpus.dataset import Dataset
-    from pipelines.executors import LocalExecutor
-    from pipelines.runner import part_tasks
-    from pipelines.stages import REGISTRY
-
-    cls = REGISTRY[name]
-    values = asdict(cls.Params(**params))
-    chash = config_hash(name, cls.version, values, "")
-    job = stage_job(name, cls, values, chash, out, out / "_state")
-    return run_stage(job, part_tasks(Dataset(dataset)), executor or LocalExecutor(), log=print)
+    tasks = part_tasks(Dataset(dataset))
+    return run_standalone(REGISTRY[name], params, tasks, out, executor or LocalExecutor())

@@ -3,7 +3,7 @@
 1. Signatures: docs/s of our vectorized MinHash (shingling included) vs datasketch's MinHash fed
    one shingle at a time with `update()` and vs `MinHash.bulk`, both given the same shingles
    (the same lowercased word 5-grams, as UTF-8 bytes), 128 permutations, on ~2,400 real ~1 KB
-   documents from ../shared/data (bench/realdocs.py).
+   documents from ../shared/data (samples/shared_data.py).
 2. The whole `dedup` stage (MinHash, default settings): docs/s on the local executor and on Ray
    with 1 and 2 workers, and the peak resident memory of the process tree (driver and workers,
    sampled every 20 ms); on the same documents, then on 8 times as many (each with 7 edited
@@ -28,14 +28,16 @@ import pyarrow as pa
 from datasketch import MinHash
 
 from bench.common import time_stage
-from bench.realdocs import KINDS, jaccard, planted_corpus, real_documents, shingles
 from corpus.dataset import Dataset, write_manifest, write_part
 from corpus.schema import conform
 from filters.dedup.minhash import signatures
 from filters.text import words
-from pipelines.dedup_stage import Dedup, DedupParams
+from pipelines.dedup.params import DedupParams
+from pipelines.dedup.stage import Dedup
 from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.runner import part_tasks
+from samples.near_duplicates import KINDS, jaccard, planted_corpus, shingles
+from samples.shared_data import real_documents
 
 
 def shingle_bytes(text: str, n: int = 5) -> list[bytes]:

@@ -10,23 +10,22 @@ import argparse
 import gzip
 import json
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import pyarrow as pa
 
-from bench.realdocs import SHARED
+from bench.common import time_stage
 from corpus.dataset import Dataset, write_manifest, write_part
-from corpus.samples import write_pydoc_sample
 from corpus.schema import DOCUMENT_SCHEMA, conform
 from corpus.sources.jsonl import read_jsonl
 from corpus.stage import text_bytes
 from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.length_stage import LengthFilter
-from pipelines.pipeline import stage_job
-from pipelines.runner import config_hash, part_tasks, run_stage
+from pipelines.runner import part_tasks
+from samples.pydoc_jsonl import write_pydoc_sample
+from samples.shared_data import SHARED_DATA as SHARED
 
 
 def real_texts(work: Path) -> list[str]:
@@ -55,15 +54,9 @@ def make_dataset(out: Path, texts: list[str], parts: int, docs_per_part: int) ->
     return Dataset(out)
 
 
-def time_stage(dataset: Dataset, executor, out: Path) -> float:
-    params = {"min_chars": 0, "max_chars": None, "min_words": 50, "max_words": None}
-    chash = config_hash("length_filter", LengthFilter.version, params, "")
-    job = stage_job("filter", LengthFilter, params, chash, out, out / "_state")
-    start = time.perf_counter()
-    run_stage(job, part_tasks(dataset), executor, log=lambda _: None)
-    elapsed = time.perf_counter() - start
-    shutil.rmtree(out)
-    return elapsed
+def time_filter(dataset: Dataset, executor, out: Path) -> float:
+    """Seconds the length filter (at least 50 words) takes over `dataset`."""
+    return time_stage(LengthFilter, {"min_words": 50}, part_tasks(dataset), executor, out)
 
 
 def main() -> None:
@@ -81,14 +74,14 @@ def main() -> None:
         t0 = time.perf_counter()
         ray_exec = RayExecutor(workers=2)
         startup = time.perf_counter() - t0
-        time_stage(dataset, ray_exec, work / "warm")  # workers started, modules imported
+        time_filter(dataset, ray_exec, work / "warm")  # workers started, modules imported
         local_1, ray_1, ray_2 = [], [], []
         for _ in range(args.repeats):  # interleaved, so drift in the machine hits all alike
-            local_1.append(time_stage(dataset, LocalExecutor(), work / "out"))
+            local_1.append(time_filter(dataset, LocalExecutor(), work / "out"))
             ray_exec.workers = 1
-            ray_1.append(time_stage(dataset, ray_exec, work / "out"))
+            ray_1.append(time_filter(dataset, ray_exec, work / "out"))
             ray_exec.workers = 2
-            ray_2.append(time_stage(dataset, ray_exec, work / "out"))
+            ray_2.append(time_filter(dataset, ray_exec, work / "out"))
         ray_exec.close()
     local, one, two = min(local_1), min(ray_1), min(ray_2)
     docs = dataset.num_rows

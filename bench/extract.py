@@ -24,13 +24,13 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from bench.common import time_stage
-from bench.realdocs import SHARED
 from corpus.crawl.crawler import CrawlConfig, crawl
 from corpus.crawl.fetch import FetchLimits
 from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.extract_stages import ExtractWeb
 from pipelines.params import parse_params
 from pipelines.runner import source_tasks
+from samples.shared_data import SHARED_DATA as SHARED
 
 
 def real_pages() -> list[bytes]:

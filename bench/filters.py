@@ -25,7 +25,6 @@ from pathlib import Path
 import pyarrow as pa
 
 from bench.common import time_stage
-from bench.realdocs import SHARED
 from corpus.dataset import Dataset, write_manifest, write_part
 from corpus.schema import conform
 from filters.chain import FilterConfig, run_filters
@@ -34,8 +33,9 @@ from filters.pii import PiiParams
 from filters.wordlist import ToxicWordsParams
 from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.filter_stage import Filter
-from pipelines.runner import part_tasks, source_tasks
-from pipelines.stages import REGISTRY
+from pipelines.runner import part_tasks
+from samples.shared_data import SHARED_DATA as SHARED
+from tests.extracted_texts import extracted_texts as real_documents
 
 
 def dolma_table(copies: int) -> pa.Table:
@@ -106,30 +106,6 @@ def bench_stage(copies: int, parts: int, repeats: int) -> None:
         f"  overhead on 1 worker vs bare: local {local / bare - 1:+.1%}, ray {one / bare - 1:+.1%}"
     )
     print(f"  speedup on 2 workers vs bare: {bare / two:.2f}x")
-
-
-def real_documents() -> list[str]:
-    """Every kind of real document in ../shared/data, read by our extract stages."""
-    kinds = {
-        "web": ["warc/*.warc.gz"],
-        "article": ["html/scrapinghub/*.html.gz", "html/trafilatura/*.html"],
-        "book": ["books/*.txt.gz", "books/*.epub"],
-        "forum": ["forums/*.xml.gz"],
-        "social": ["social/*.zst", "social/*.jsonl.gz"],
-    }
-    texts = []
-    for kind, patterns in kinds.items():
-        cls = REGISTRY[f"extract_{kind}"]
-        params = cls.Params(paths=[str(SHARED / p) for p in patterns])
-        stage = cls(params)
-        with tempfile.TemporaryDirectory() as scratch:
-            stage.scratch_dir = Path(scratch)
-            for task in source_tasks(stage):  # as the pipeline groups and names its files
-                for result in stage.read_group(list(task.inputs)):
-                    texts += result.kept.column("text").to_pylist()
-    with gzip.open(SHARED / "warc" / "dolma_cc_en_head-0091.jsonl.gz") as f:
-        texts += [json.loads(line)["text"] for line in f]
-    return texts
 
 
 def bench_langid(repeats: int) -> None:

@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.realdocs import SHARED
 from corpus.sources.stackexchange import ROW, read_posts_xml, scan_rows
+from samples.shared_data import SHARED_DATA as SHARED
 
 POSTS = SHARED / "forums" / "datascience-se_Posts.xml.gz"
 IDS = re.compile(rb'( (?:Id|ParentId|AcceptedAnswerId)=")(\d+)"')

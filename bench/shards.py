@@ -35,11 +35,11 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"  # bare encoding on one thread, a
 
 from bench.common import time_stage  # noqa: E402
 from bench.dedup import tree_rss  # noqa: E402
-from bench.realdocs import real_documents  # noqa: E402
 from corpus.dataset import Dataset  # noqa: E402
 from pipelines.executors import RayExecutor  # noqa: E402
 from pipelines.runner import part_tasks  # noqa: E402
 from pipelines.stages import REGISTRY  # noqa: E402
+from samples.shared_data import real_documents  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GPT2_RANKS = Path(os.environ.get("CORPUS_GPT2_TIKTOKEN", ROOT / ".venv/share/gpt2.tiktoken"))
@@ -104,7 +104,7 @@ def measured(cmd: list[str]) -> tuple[float, int, str]:
 
 def bare_training(dataset: str, vocab_size: int) -> None:
     """The baseline, in its own process: every text in a list, then `train_from_iterator`."""
-    from corpus.tokenizer import train_bpe
+    from corpus.bpe_training import train_bpe
 
     texts = [
         t for table in Dataset(dataset).tables(["text"]) for t in table.column("text").to_pylist()

@@ -36,9 +36,9 @@ import numpy as np
 import torch
 
 from bench.common import run_named_stage
-from bench.realdocs import real_documents
 from bench.shards import write_docs
 from corpus.shards import HEADER_BYTES
+from samples.shared_data import real_documents
 from trainer.config import load_config
 from trainer.data import ShardLoader, find_shards
 from trainer.model import GPT

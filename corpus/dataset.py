@@ -7,7 +7,6 @@ checks the checksum before it trusts a part, so a damaged part is reported, neve
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import uuid
@@ -18,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from corpus.checksums import sha256_bytes
 from corpus.errors import CorruptPartError, DatasetError
 from corpus.schema import empty_documents
 
@@ -42,18 +42,6 @@ class PartInfo:
     @classmethod
     def from_json(cls, obj: dict) -> PartInfo:
         return cls(name=obj["name"], rows=obj["rows"], bytes=obj["bytes"], sha256=obj["sha256"])
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_bytes_atomic(path: str | Path, data: bytes, durable: bool = True) -> None:

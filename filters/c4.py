@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from filters.rules import Rule, Scored, decide_rules
+from filters.spec import FilterSpec
 from filters.text import Doc, count_sentences, words
 from filters.wordlist import word_list_for
 
@@ -109,6 +110,16 @@ def c4(docs: list[Doc], p: C4Params) -> Scored:
             removed_by_rule[rule] += count
         if not kept_lines and any(removed.values()):
             emptied_by[i] = max(LINE_RULES, key=lambda r: (removed[r], -LINE_RULES.index(r)))
+    reasons = decide_rules(cols, c4_rules(p), n)
+    for i, rule in enumerate(emptied_by):
+        if rule is not None and reasons[i] in (None, "c4_min_sentences"):
+            reasons[i] = f"c4_{rule}"
+    stats = {f"lines_removed_{rule}": count for rule, count in removed_by_rule.items() if count}
+    return Scored(columns=cols, reasons=reasons, texts=texts, stats=stats)
+
+
+def c4_rules(p: C4Params) -> list[Rule]:
+    """The document rules (`c4` names an emptied document by its line rule instead)."""
     rules = []
     if p.lorem_ipsum:
         rules.append(Rule("c4_lorem_ipsum", "c4_lorem_ipsum", max=0))
@@ -117,10 +128,11 @@ def c4(docs: list[Doc], p: C4Params) -> Scored:
     if p.badwords:
         rules.append(Rule("c4_badwords", "c4_badwords", max=0))
     if p.min_sentences is not None:
-        rules.append(Rule("c4_min_sentences", "c4_sentences", min=p.min_sentences))
-    reasons = decide_rules(cols, rules, n)
-    for i, rule in enumerate(emptied_by):
-        if rule is not None and reasons[i] in (None, "c4_min_sentences"):
-            reasons[i] = f"c4_{rule}"
-    stats = {f"lines_removed_{rule}": count for rule, count in removed_by_rule.items() if count}
-    return Scored(columns=cols, reasons=reasons, texts=texts, stats=stats)
+        rules.append(
+            Rule("c4_min_sentences", "c4_sentences", min=p.min_sentences, param="min_sentences")
+        )
+    return rules
+
+
+# rewrites the text of the documents it keeps (line removal)
+C4 = FilterSpec("c4", C4Params, c4, c4_rules, file_params=("badwords",))

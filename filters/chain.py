@@ -1,57 +1,69 @@
 """The filter stage: every configured component scores every document, then decides.
 
-Components run in a fixed order: language, Gopher repetition, Gopher quality, C4, FineWeb, word-list
-toxicity, the toxicity classifier, the quality classifier, PII. Each adds its score columns to
-every document, kept or not, so the report can draw full distributions and a threshold can be
-judged again from the stored scores. A document's drop reason is the first rule it breaks, in
-that order. C4 rewrites the text of the documents it keeps (line removal); PII redaction rewrites
-every document, rejected ones too, so no report excerpt shows an address.
+Components run in the order `filters.registry` lists them: language, Gopher repetition, Gopher
+quality, C4, FineWeb, word-list toxicity, the toxicity classifier, the quality classifier, PII.
+Each adds its score columns to every document, kept or not, so the report can draw full
+distributions and a threshold can be judged again from the stored scores. A document's drop
+reason is the first rule it breaks, in that order. C4 rewrites the text of the documents it keeps
+(line removal); PII redaction rewrites every document, rejected ones too, so no report excerpt
+shows an address.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import functools
 
 import numpy as np
 import pyarrow as pa
 
 from corpus.stage import StageResult, decide
-from filters.c4 import C4Params, c4
-from filters.classify import QualityClassifierParams, ToxicityClassifierParams, classifier
-from filters.fineweb import FineWebParams, fineweb
-from filters.gopher import (
-    GopherQualityParams,
-    GopherRepetitionParams,
-    gopher_quality,
-    gopher_repetition,
-)
-from filters.langid import LanguageParams, language
-from filters.pii import PiiParams, pii
+from filters.registry import FILTERS
+from filters.rules import Rule
+from filters.spec import FilterSpec
 from filters.text import Doc
-from filters.wordlist import ToxicWordsParams, toxic_words
-
-ORDER = (
-    "language", "gopher_repetition", "gopher_quality", "c4", "fineweb", "toxic_words",
-    "toxicity", "quality", "pii",
-)  # fmt: skip
 
 
-@dataclass(frozen=True)
-class FilterConfig:
-    """Which components run, with their thresholds; `null` in a config switches one off."""
-
-    language: LanguageParams | None = LanguageParams()
-    gopher_repetition: GopherRepetitionParams | None = GopherRepetitionParams()
-    gopher_quality: GopherQualityParams | None = GopherQualityParams()
-    c4: C4Params | None = C4Params()
-    fineweb: FineWebParams | None = FineWebParams()
-    toxic_words: ToxicWordsParams | None = None  # needs a word list (e.g. LDNOOBW)
-    toxicity: ToxicityClassifierParams | None = None  # needs a model
-    quality: QualityClassifierParams | None = None  # needs a model
-    pii: PiiParams | None = None  # redaction rewrites text; switch it on with `pii: {}`
+def __getattr__(name: str):
+    """`FilterConfig`: the config class of the components registered now."""
+    if name == "FilterConfig":
+        return filter_config()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def run_filters(table: pa.Table, config: FilterConfig) -> StageResult:
+def filter_config() -> type:
+    """The filter stage's parameters: one group per registered component, `None` when off."""
+    return _config_class(tuple(FILTERS.values()))
+
+
+@functools.cache
+def _config_class(specs: tuple[FilterSpec, ...]) -> type:
+    """A frozen dataclass with one optional group per spec; the same specs give the same class."""
+    fields = [
+        (spec.name, spec.params | None, spec.params() if spec.on_by_default else None)
+        for spec in specs
+    ]
+    cls = dataclasses.make_dataclass("FilterConfig", fields, frozen=True)
+    cls.__module__ = __name__  # pickled by name, found by this module's `__getattr__`
+    cls.__doc__ = "Which components run, with their thresholds; `null` switches one off."
+    return cls
+
+
+def configured_rules(config) -> list[Rule]:
+    """The threshold rules of each component `config` runs, parameters named as in the config
+    (`c4.min_sentences`)."""
+    rules = []
+    for spec in FILTERS.values():
+        params = getattr(config, spec.name)
+        if params is not None:
+            rules += [
+                dataclasses.replace(rule, param=f"{spec.name}.{rule.param}" if rule.param else None)
+                for rule in spec.rules(params)
+            ]
+    return rules
+
+
+def run_filters(table: pa.Table, config) -> StageResult:
     """Score every document of `table` with each configured component, then keep or drop."""
     n = table.num_rows
     texts: list[str] = table.column("text").to_pylist()
@@ -62,20 +74,17 @@ def run_filters(table: pa.Table, config: FilterConfig) -> StageResult:
     stats: dict = {}
     docs = [Doc(t, lang) for t, lang in zip(texts, langs, strict=False)]
 
-    for name in ORDER:
-        params = getattr(config, name)
+    for spec in FILTERS.values():
+        params = getattr(config, spec.name)
         if params is None:
             continue
-        if name == "language":
-            scored, langs = language(texts, params)
+        batch = docs if spec.takes == "docs" else texts
+        if spec.identifies_language:  # later components see each document in its language
+            scored, langs = spec.score(batch, params)
             columns["lang"] = langs
             docs = [Doc(t, lang) for t, lang in zip(texts, langs, strict=False)]
-        elif name in ("toxicity", "quality"):
-            scored = classifier(texts, params, name)
-        elif name == "pii":
-            scored = pii(texts, params)
         else:
-            scored = COMPONENTS[name](docs, params)
+            scored = spec.score(batch, params)
         columns.update(scored.columns)
         for i, reason in enumerate(scored.reasons):
             if reason is not None and reasons[i] is None:
@@ -83,11 +92,11 @@ def run_filters(table: pa.Table, config: FilterConfig) -> StageResult:
         if scored.texts is not None:
             for i, new in enumerate(scored.texts):
                 # line removal only for documents still kept; redaction for every document
-                if new != texts[i] and (name == "pii" or reasons[i] is None):
+                if new != texts[i] and (spec.rewrites_rejected or reasons[i] is None):
                     texts[i] = new
                     docs[i] = Doc(new, docs[i].lang)
         if scored.stats:
-            stats[name] = scored.stats
+            stats[spec.name] = scored.stats
 
     text_type = table.schema.field("text").type
     out = table.set_column(table.column_names.index("text"), "text", pa.array(texts, text_type))
@@ -105,12 +114,3 @@ def _arrow(values) -> pa.Array:
     if values.dtype.kind in "iu":
         return pa.array(values, type=pa.int64())
     return pa.array(values, type=pa.float64(), from_pandas=True)  # NaN: does not apply
-
-
-COMPONENTS = {
-    "gopher_repetition": gopher_repetition,
-    "gopher_quality": gopher_quality,
-    "c4": c4,
-    "fineweb": fineweb,
-    "toxic_words": toxic_words,
-}

@@ -10,6 +10,7 @@ parameters and the held-out figures.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -32,7 +33,8 @@ from filters.fasttext_models import (
     probabilities,
     sidecar_path,
 )
-from filters.rules import Rule, Scored, decide_rules
+from filters.rules import Rule, Scored, decide_rules, threshold_rules
+from filters.spec import FilterSpec
 
 POSITIVE_LABELS = {"quality": ("hq", "lq"), "toxicity": ("toxic", "clean")}
 
@@ -91,16 +93,40 @@ def classifier_scores(
     return probs[:, columns].sum(axis=1)
 
 
+def quality_rules(p: QualityClassifierParams) -> list[Rule]:
+    """Drop documents the quality model scores below `min_score`."""
+    return threshold_rules("quality", [("min_score", "score", p.min_score)])
+
+
+def toxicity_rules(p: ToxicityClassifierParams) -> list[Rule]:
+    """Drop documents the toxicity model scores above `max_score`."""
+    return threshold_rules("toxicity", [("max_score", "score", p.max_score)])
+
+
+CLASSIFIER_RULES = {"quality": quality_rules, "toxicity": toxicity_rules}
+
+
 def classifier(texts: list[str], p, kind: str) -> Scored:
     scores = classifier_scores(texts, p.model, p.label, kind, p.max_chars)
-    column = f"{kind}_score"
-    cols = {column: scores}
-    rules = []
-    if kind == "quality" and p.min_score is not None:
-        rules.append(Rule("quality_min_score", column, min=p.min_score))
-    if kind == "toxicity" and p.max_score is not None:
-        rules.append(Rule("toxicity_max_score", column, max=p.max_score))
-    return Scored(columns=cols, reasons=decide_rules(cols, rules, len(texts)))
+    cols = {f"{kind}_score": scores}
+    return Scored(columns=cols, reasons=decide_rules(cols, CLASSIFIER_RULES[kind](p), len(texts)))
+
+
+def _classifier_spec(kind: str, params: type) -> FilterSpec:
+    """A classifier filter of `kind`; off by default, as it needs a model."""
+    return FilterSpec(
+        kind,
+        params,
+        functools.partial(classifier, kind=kind),
+        CLASSIFIER_RULES[kind],
+        on_by_default=False,
+        file_params=("model",),
+        takes="texts",
+    )
+
+
+TOXICITY = _classifier_spec("toxicity", ToxicityClassifierParams)
+QUALITY = _classifier_spec("quality", QualityClassifierParams)
 
 
 # --- labelled data -------------------------------------------------------------------------

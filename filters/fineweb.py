@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from filters.rules import Scored, decide_rules, threshold_rules
+from filters.rules import Rule, Scored, decide_rules, threshold_rules
+from filters.spec import FilterSpec
 from filters.text import TERMINAL_PUNCTUATION, Doc, duplicates
 
 
@@ -41,11 +42,18 @@ def fineweb(docs: list[Doc], p: FineWebParams) -> Scored:
             chars = len(doc.text) - doc.text.count("\n")
             cols["fineweb_dup_line_char_ratio"][i] = duplicates(lines)[1] / max(chars, 1)
         cols["fineweb_list_ratio"][i] = doc.text.count("\n") / max(len(doc.words), 1)
+    return Scored(columns=cols, reasons=decide_rules(cols, fineweb_rules(p), n))
+
+
+def fineweb_rules(p: FineWebParams) -> list[Rule]:
+    """One rule per threshold that is set."""
     spec = [
         ("min_line_punct_ratio", "line_punct_ratio", p.min_line_punct_ratio),
         ("max_short_line_ratio", "short_line_ratio", p.max_short_line_ratio),
         ("max_dup_line_char_ratio", "dup_line_char_ratio", p.max_dup_line_char_ratio),
         ("max_list_ratio", "list_ratio", p.max_list_ratio),
     ]
-    cols_rules = threshold_rules("fineweb", spec)
-    return Scored(columns=cols, reasons=decide_rules(cols, cols_rules, n))
+    return threshold_rules("fineweb", spec)
+
+
+FINEWEB = FilterSpec("fineweb", FineWebParams, fineweb, fineweb_rules)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from filters.rules import Scored, decide_rules, threshold_rules
+from filters.rules import Rule, Scored, decide_rules, threshold_rules
+from filters.spec import FilterSpec
 from filters.stopwords import stop_words
 from filters.text import ALPHA_RE, Doc, duplicates, repetition_measures
 
@@ -70,7 +71,14 @@ def gopher_quality(docs: list[Doc], p: GopherQualityParams) -> Scored:
         words_of_lang = stop_words(doc.lang or p.default_language, p.stop_words_dir)
         if words_of_lang is not None:
             cols["gopher_stop_words"][i] = sum(1 for w in ws if w.lower() in words_of_lang)
-    rules = threshold_rules(
+    no_list = int(np.isnan(cols["gopher_stop_words"]).sum())
+    stats = {"stop_words_no_list": no_list} if no_list and p.min_stop_words is not None else {}
+    return Scored(columns=cols, reasons=decide_rules(cols, gopher_quality_rules(p), n), stats=stats)
+
+
+def gopher_quality_rules(p: GopherQualityParams) -> list[Rule]:
+    """One rule per threshold that is set, in the order a drop reason is chosen."""
+    return threshold_rules(
         "gopher",
         [
             ("min_words", "words", p.min_words),
@@ -84,9 +92,6 @@ def gopher_quality(docs: list[Doc], p: GopherQualityParams) -> Scored:
             ("min_stop_words", "stop_words", p.min_stop_words),
         ],
     )
-    no_list = int(np.isnan(cols["gopher_stop_words"]).sum())
-    stats = {"stop_words_no_list": no_list} if no_list and p.min_stop_words is not None else {}
-    return Scored(columns=cols, reasons=decide_rules(cols, rules, n), stats=stats)
 
 
 @dataclass(frozen=True)
@@ -108,13 +113,16 @@ class GopherRepetitionParams:
 
 TOP_NS = (2, 3, 4)
 DUP_NS = (5, 6, 7, 8, 9, 10)
+REPETITION_MEASURES = (
+    ("dup_line_frac", "dup_para_frac", "dup_line_char_frac", "dup_para_char_frac")
+    + tuple(f"top_{k}gram_frac" for k in TOP_NS)
+    + tuple(f"dup_{k}gram_frac" for k in DUP_NS)
+)
 
 
 def gopher_repetition(docs: list[Doc], p: GopherRepetitionParams) -> Scored:
     n = len(docs)
-    names = ["dup_line_frac", "dup_para_frac", "dup_line_char_frac", "dup_para_char_frac"]
-    names += [f"top_{k}gram_frac" for k in TOP_NS] + [f"dup_{k}gram_frac" for k in DUP_NS]
-    cols = {f"gopher_{name}": np.zeros(n) for name in names}
+    cols = {f"gopher_{name}": np.zeros(n) for name in REPETITION_MEASURES}
     for i, doc in enumerate(docs):
         chars = len(doc.text)
         for unit, items in (("line", doc.lines), ("para", doc.paragraphs)):
@@ -126,6 +134,22 @@ def gopher_repetition(docs: list[Doc], p: GopherRepetitionParams) -> Scored:
             cols[f"gopher_top_{k}gram_frac"][i] = measures[f"top_{k}"]
         for k in DUP_NS:
             cols[f"gopher_dup_{k}gram_frac"][i] = measures[f"dup_{k}"]
-    spec = [(f"max_{name}", name, getattr(p, f"max_{name}")) for name in names]
-    rules = threshold_rules("gopher", spec)
-    return Scored(columns=cols, reasons=decide_rules(cols, rules, n))
+    return Scored(columns=cols, reasons=decide_rules(cols, gopher_repetition_rules(p), n))
+
+
+def gopher_repetition_rules(p: GopherRepetitionParams) -> list[Rule]:
+    """One `max_` rule per repetition measure whose threshold is set."""
+    spec = [(f"max_{name}", name, getattr(p, f"max_{name}")) for name in REPETITION_MEASURES]
+    return threshold_rules("gopher", spec)
+
+
+GOPHER_QUALITY = FilterSpec(
+    "gopher_quality",
+    GopherQualityParams,
+    gopher_quality,
+    gopher_quality_rules,
+    file_params=("stop_words_dir",),
+)
+GOPHER_REPETITION = FilterSpec(
+    "gopher_repetition", GopherRepetitionParams, gopher_repetition, gopher_repetition_rules
+)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from filters.fasttext_models import default_lid_model, load_model, prepare, top_label
-from filters.rules import Scored
+from filters.rules import Rule, Scored, decide_rules
+from filters.spec import FilterSpec
 
 
 @dataclass(frozen=True)
@@ -34,16 +35,33 @@ def identify(texts: list[str], p: LanguageParams) -> tuple[list[str], np.ndarray
     return top_label(model, [prepare(t, "newlines", p.max_chars) for t in texts])
 
 
+def language_rules(p: LanguageParams) -> list[Rule]:
+    """The language model's confidence rule (`keep` is a list, not a threshold)."""
+    if p.min_score is None:
+        return []
+    return [Rule("language_min_score", "lang_score", min=p.min_score, param="min_score")]
+
+
 def language(texts: list[str], p: LanguageParams) -> tuple[Scored, list[str]]:
     langs, scores = identify(texts, p)
-    reasons: list[str | None] = [None] * len(texts)
-    keep = set(p.keep) if p.keep is not None else None
-    for i, (lang, score) in enumerate(zip(langs, scores, strict=False)):
-        if keep is not None and lang not in keep:
-            reasons[i] = "language_keep"
-        elif p.min_score is not None and score < p.min_score:
-            reasons[i] = "language_min_score"
+    reasons = decide_rules({"lang_score": scores}, language_rules(p), len(texts))
+    if p.keep is not None:
+        keep = set(p.keep)
+        for i, lang in enumerate(langs):
+            if lang not in keep:
+                reasons[i] = "language_keep"  # named before a low score
     counts: dict[str, int] = {}
     for lang in langs:
         counts[lang] = counts.get(lang, 0) + 1
     return Scored(columns={"lang_score": scores}, reasons=reasons, stats={"docs": counts}), langs
+
+
+LANGUAGE = FilterSpec(
+    "language",
+    LanguageParams,
+    language,
+    language_rules,
+    file_params=("model",),
+    takes="texts",
+    identifies_language=True,
+)

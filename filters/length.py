@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpus.stage import StageResult, decide
+from filters.rules import Rule, decide_rules
 
 
 @dataclass(frozen=True)
@@ -31,22 +31,23 @@ def score_length(table: pa.Table) -> pa.Table:
     return table.append_column("length_chars", chars).append_column("length_words", words)
 
 
-def length_reasons(table: pa.Table, limits: LengthThresholds) -> list[str | None]:
-    """Per row, the first limit it breaks (named as the limit) or None to keep it."""
-    chars = table.column("length_chars").to_numpy()
-    words = table.column("length_words").to_numpy()
+def length_rules(limits: LengthThresholds) -> list[Rule]:
+    """One rule per limit that is set, named as the limit; the first a document breaks wins."""
     rules = [
-        ("min_chars", chars < limits.min_chars),
-        ("min_words", words < limits.min_words),
+        Rule("min_chars", "length_chars", min=limits.min_chars, param="min_chars"),
+        Rule("min_words", "length_words", min=limits.min_words, param="min_words"),
     ]
     if limits.max_chars is not None:
-        rules.append(("max_chars", chars > limits.max_chars))
+        rules.append(Rule("max_chars", "length_chars", max=limits.max_chars, param="max_chars"))
     if limits.max_words is not None:
-        rules.append(("max_words", words > limits.max_words))
-    reasons = np.full(table.num_rows, None, dtype=object)
-    for name, broken in reversed(rules):  # the first rule in `rules` wins
-        reasons[broken] = name
-    return list(reasons)
+        rules.append(Rule("max_words", "length_words", max=limits.max_words, param="max_words"))
+    return rules
+
+
+def length_reasons(table: pa.Table, limits: LengthThresholds) -> list[str | None]:
+    """Per row, the first limit it breaks (named as the limit) or None to keep it."""
+    columns = {c: table.column(c).to_numpy() for c in ("length_chars", "length_words")}
+    return decide_rules(columns, length_rules(limits), table.num_rows)
 
 
 def length_filter(table: pa.Table, limits: LengthThresholds) -> StageResult:

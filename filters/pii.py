@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from filters.rules import Scored
+from filters.spec import FilterSpec
 
 EMAIL_RE = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
@@ -135,3 +136,8 @@ def pii(texts: list[str], p: PiiParams) -> Scored:
         texts=out,
         stats={k: v for k, v in totals.items() if v},
     )
+
+
+# off by default, as redaction rewrites the text of every document, rejected ones too, so that
+# no report excerpt shows an address
+PII = FilterSpec("pii", PiiParams, pii, on_by_default=False, takes="texts", rewrites_rejected=True)

@@ -22,6 +22,7 @@ class Rule:
     column: str
     min: float | None = None
     max: float | None = None
+    param: str | None = None  # the parameter that sets the bound; None: a fixed bound
 
 
 @dataclass
@@ -58,5 +59,5 @@ def threshold_rules(prefix: str, spec: list[tuple[str, str, float | None]]) -> l
         if threshold is None:
             continue
         bound = {"min": threshold} if param.startswith("min_") else {"max": threshold}
-        rules.append(Rule(f"{prefix}_{param}", f"{prefix}_{measure}", **bound))
+        rules.append(Rule(f"{prefix}_{param}", f"{prefix}_{measure}", **bound, param=param))
     return rules

@@ -17,7 +17,8 @@ import numpy as np
 import regex
 
 from corpus.errors import CorpusError
-from filters.rules import Scored, decide_rules, threshold_rules
+from filters.rules import Rule, Scored, decide_rules, threshold_rules
+from filters.spec import FilterSpec
 from filters.text import Doc, words
 
 
@@ -113,6 +114,22 @@ def toxic_words(docs: list[Doc], p: ToxicWordsParams) -> Scored:
         count[i] = hits
         fraction[i] = hits / max(len(doc.words), 1)
     cols = {"toxic_words_fraction": fraction, "toxic_words_count": count}
-    rules = threshold_rules("toxic_words", [("max_fraction", "fraction", p.max_fraction)])
     no_list = int(np.isnan(fraction).sum())
-    return Scored(cols, decide_rules(cols, rules, n), stats={"no_list": no_list} if no_list else {})
+    reasons = decide_rules(cols, toxic_words_rules(p), n)
+    return Scored(cols, reasons, stats={"no_list": no_list} if no_list else {})
+
+
+def toxic_words_rules(p: ToxicWordsParams) -> list[Rule]:
+    """The listed-word share rule, if its threshold is set."""
+    return threshold_rules("toxic_words", [("max_fraction", "fraction", p.max_fraction)])
+
+
+# off by default: it needs a word list (e.g. LDNOOBW)
+TOXIC_WORDS = FilterSpec(
+    "toxic_words",
+    ToxicWordsParams,
+    toxic_words,
+    toxic_words_rules,
+    on_by_default=False,
+    file_params=("lists",),
+)

@@ -22,14 +22,15 @@ class CrawlParams:
     seeds: list[str]  # start URLs
     max_pages: int = 1000  # URLs handled in all (fetched or refused): the guard against traps
     max_depth: int = 5  # link hops from a seed
-    allow_domains: list[str] = field(default_factory=list)  # besides the seeds' hosts
+    allow_domains: list[str] = field(default_factory=list)  # crawled with their subdomains too,
+    # besides the seeds' hosts
     allow_private: bool = False  # private and loopback addresses (your own servers only)
-    obey_robots: bool = True
+    obey_robots: bool = True  # robots.txt rules; ignore them for your own sites only
     delay_s: float = 1.0  # between requests to one host; robots.txt's Crawl-delay can raise it
-    per_host_concurrency: int = 1
+    per_host_concurrency: int = 1  # requests in flight to one host
     timeout_s: float = 20.0  # to wait for a read
     max_page_mb: float = 8.0  # a larger response is refused
-    user_agent: str = FetchLimits.user_agent
+    user_agent: str = FetchLimits.user_agent  # sent with every request
 
     def __post_init__(self):
         if not self.seeds:

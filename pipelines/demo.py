@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from corpus.process import exit_process
-from corpus.samples import DemoSite, write_demo_sample
 from pipelines.cli import main as corpus_main
+from samples.demo import write_demo_sample
+from samples.site_server import DemoSite
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "demo.yaml"
 INPUT = Path("runs/demo-input")

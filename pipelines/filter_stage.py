@@ -1,4 +1,5 @@
-"""The `filter` stage: language ID, rule sets, word lists, fastText classifiers and PII."""
+"""The `filter` stage: the filter components of `filters.registry` (language ID, rule sets, word
+lists, fastText classifiers, PII), one parameter group each."""
 
 from __future__ import annotations
 
@@ -7,35 +8,38 @@ from pathlib import Path
 import pyarrow as pa
 
 from corpus.stage import StageResult
-from filters.chain import FilterConfig, run_filters
+from filters.chain import configured_rules, filter_config, run_filters
 from filters.fasttext_models import sidecar_path
+from filters.registry import FILTERS
+from filters.rules import Rule
 from pipelines.stages import MapStage
 
-# parameters that name files, by component
-FILE_PARAMS = {
-    "language": ("model",),
-    "gopher_quality": ("stop_words_dir",),
-    "c4": ("badwords",),
-    "toxic_words": ("lists",),
-    "toxicity": ("model",),
-    "quality": ("model",),
-}
+
+class RegisteredFilterConfig:
+    """`Filter.Params`: the filter config class of the components registered when it is read."""
+
+    def __get__(self, instance, owner) -> type:
+        return filter_config()
 
 
 class Filter(MapStage):
     """Language ID, Gopher quality/repetition, C4, FineWeb, word lists, classifiers, PII."""
 
-    Params = FilterConfig
+    Params = RegisteredFilterConfig()
 
     def process(self, table: pa.Table) -> StageResult:
         return run_filters(table, self.params)
 
     @classmethod
+    def rules(cls, params) -> list[Rule]:
+        return configured_rules(params)
+
+    @classmethod
     def fingerprint_files(cls, params: dict) -> list[Path]:
         files: list[Path] = []
-        for component, keys in FILE_PARAMS.items():
-            for key in keys:
-                value = (params.get(component) or {}).get(key)
+        for spec in FILTERS.values():
+            for key in spec.file_params:
+                value = (params.get(spec.name) or {}).get(key)
                 if not value:
                     continue
                 path = Path(value)

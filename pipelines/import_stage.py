@@ -20,10 +20,11 @@ class ImportJsonl(SourceStage):
     @dataclass(frozen=True)
     class Params:
         paths: list[str] = dataclasses.field(default_factory=list)
+        # the source of records that name none of ours
         source: Literal["web", "article", "book", "forum", "social"] = "web"
-        part_rows: int = 100_000
-        part_mb: int = 64
-        max_doc_mb: int = 64
+        part_rows: int = 100_000  # most documents a part
+        part_mb: int = 64  # most MB of input a part
+        max_doc_mb: int = 64  # a larger document is rejected as too_large
 
         def __post_init__(self):
             if min(self.part_rows, self.part_mb, self.max_doc_mb) < 1:

@@ -11,6 +11,7 @@ killed dedup resumes where it stopped; the intermediate files go once the stage 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -19,25 +20,53 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
-from corpus.dataset import PartInfo, read_part_file, sha256_file, write_json_atomic, write_part
+from corpus.checksums import sha256_file
+from corpus.dataset import PartInfo, read_part_file, write_json_atomic, write_part
 from pipelines.progress import Progress
 
 WORK = "work"  # under the stage's state folder
 
 
+class Dest(NamedTuple):
+    """Where a task's output goes: a named destination (`Dest("kept")`, `Dest("tokens")`) or one
+    of a numbered family (shuffle partition 3 is `Dest("p", 3)`); its str form names the file."""
+
+    kind: str
+    index: int | None = None
+
+    def __str__(self) -> str:
+        return self.kind if self.index is None else f"{self.kind}{self.index}"
+
+
+@dataclass(frozen=True)
+class InputPart:
+    """An input part of the stage as a task reads it: its file and the checksum it must have."""
+
+    path: str
+    sha256: str
+
+
+def input_parts(tasks: list) -> list[InputPart]:
+    """The stage's input parts, from its part tasks."""
+    return [InputPart(t.input_path, t.fingerprint) for t in tasks]
+
+
 @dataclass(frozen=True)
 class PhaseTask:
-    """One task of a phase: a key unique in its phase and a JSON-able payload (its inputs)."""
+    """One task of a phase: a key unique in its phase and a payload, a dataclass of its inputs
+    (JSON-able once `dataclasses.asdict` has made it plain)."""
 
     phase: str
     key: str
-    payload: dict
+    payload: Any
 
     def fingerprint(self, config_hash: str) -> str:
-        doc = {"config": config_hash, "phase": self.phase, "payload": self.payload}
+        payload = dataclasses.asdict(self.payload)
+        doc = {"config": config_hash, "phase": self.phase, "payload": payload}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -53,38 +82,39 @@ class PhaseOutput:
     def phase_dir(self) -> Path:
         return Path(self.job.state_dir) / WORK / self.task.phase
 
-    def output_dir(self, dest: str) -> Path:
-        if dest == "kept":
+    def output_dir(self, name: str) -> Path:
+        if name == "kept":
             return Path(self.job.kept_dir)
-        if dest == "rejected":
+        if name == "rejected":
             return Path(self.job.rejected_dir)
-        return Path(self.job.out_dir) / dest
+        return Path(self.job.out_dir) / name
 
-    def write(self, dest: str, table: pa.Table) -> None:
+    def write(self, dest: Dest, table: pa.Table) -> None:
         """Commit `table` for `dest`: a part of an output dataset (skipped when empty) or an
         intermediate file of this phase (written even when empty)."""
-        if dest in self.datasets:
-            directory, stem = self.output_dir(dest), self.task.key
+        dataset = dest.index is None and dest.kind in self.datasets
+        if dataset:
+            directory, stem = self.output_dir(dest.kind), self.task.key
             if table.num_rows == 0:
                 return
         else:
             directory, stem = self.phase_dir(), f"{self.task.key}.{dest}"
         directory.mkdir(parents=True, exist_ok=True)
-        info = write_part(table, directory, stem, scratch=dest not in self.datasets)
-        self.files.append({"dest": dest, "dir": str(directory), **info.to_json()})
+        info = write_part(table, directory, stem, scratch=not dataset)
+        self.files.append({"dest": list(dest), "dir": str(directory), **info.to_json()})
 
-    def scratch_path(self, dest: str, suffix: str) -> Path:
+    def scratch_path(self, dest: Dest, suffix: str) -> Path:
         """Where to write an intermediate file of `dest` that is not a table (raw tokens);
         commit it with `commit_file` once it is written and renamed into place."""
         return self.phase_dir() / f"{self.task.key}.{dest}{suffix}"
 
-    def commit_file(self, dest: str, path: Path, **facts) -> None:
+    def commit_file(self, dest: Dest, path: Path, **facts) -> None:
         """Record a file this task wrote completely (renamed into place): its checksum is checked
         before the task is reused, and `facts` travel with it to the tasks that read it."""
         path = Path(path)
         self.files.append(
             {
-                "dest": dest,
+                "dest": list(dest),
                 "dir": str(path.parent),
                 "name": path.name,
                 "bytes": path.stat().st_size,
@@ -180,7 +210,7 @@ class PhaseDriver:
     def run_payloads(
         self,
         phase: str,
-        payloads: list[dict],
+        payloads: list,
         keys: list[str] | None = None,
         show: bool = False,
         on_driver: bool = False,
@@ -209,23 +239,24 @@ class PhaseDriver:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def files_by_dest(records: list[dict]) -> defaultdict[str, list[dict]]:
+def files_by_dest(records: list[dict]) -> defaultdict[Dest, list[dict]]:
     """The files that `records` committed, grouped by destination (one pass over the records,
     however many destinations are looked up), each group in a fixed order; a destination
     nobody wrote to has none."""
-    groups: defaultdict[str, list[dict]] = defaultdict(list)
+    groups: defaultdict[Dest, list[dict]] = defaultdict(list)
     for r in records:
         for f in r["files"]:
-            groups[f["dest"]].append({k: v for k, v in f.items() if k != "dest"})
+            groups[Dest(*f["dest"])].append({k: v for k, v in f.items() if k != "dest"})
     for files in groups.values():
         files.sort(key=lambda f: (f["dir"], f["name"]))
     return groups
 
 
-def output_parts(records: list[dict], dest: str) -> list[PartInfo]:
+def output_parts(records: list[dict], dataset: str) -> list[PartInfo]:
+    """The parts of output dataset `dataset` that `records` committed, in record order."""
     return [
         PartInfo(name=f["name"], rows=f["rows"], bytes=f["bytes"], sha256=f["sha256"])
         for r in records
         for f in r["files"]
-        if f["dest"] == dest
+        if Dest(*f["dest"]) == Dest(dataset)
     ]

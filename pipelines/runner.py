@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from corpus.checksums import sha256_file
 from corpus.dataset import (
     MANIFEST_NAME,
     Dataset,
     PartInfo,
     read_part_file,
-    sha256_file,
     write_json_atomic,
     write_manifest,
     write_part,

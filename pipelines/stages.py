@@ -13,9 +13,7 @@ by its import path, `package.module:ClassName`.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import ClassVar
 import pyarrow as pa
 
 from corpus.stage import StageResult
+from filters.rules import Rule
 from pipelines.inputs import InputFile, patterns_root
 from pipelines.params import ConfigError
 
@@ -39,7 +38,7 @@ BUILTIN = {
     "extract_social": "pipelines.extract_stages:ExtractSocial",
     "length_filter": "pipelines.length_stage:LengthFilter",
     "filter": "pipelines.filter_stage:Filter",
-    "dedup": "pipelines.dedup_stage:Dedup",
+    "dedup": "pipelines.dedup.stage:Dedup",
     "tokenizer": "pipelines.tokenizer_stage:TrainTokenizer",
     "shard": "pipelines.shard_stage:Shard",
     "train": "pipelines.train_stage:Train",
@@ -117,6 +116,12 @@ class Stage:
     def fingerprint_files(cls, params: dict) -> list[Path]:
         """Files whose content decides the output besides the input (a model, a word list), so
         that replacing one at the same path redoes the stage."""
+        return []
+
+    @classmethod
+    def rules(cls, params) -> list[Rule]:
+        """The threshold rules it drops documents by under `params` (an instance of `Params`),
+        each naming its parameter as a config writes it; the report draws them."""
         return []
 
     @classmethod
@@ -234,18 +239,3 @@ class SinkStage(Stage):
     def finish(self, fragments: list[Path], out_dir: Path) -> None:
         """Join the fragments, in part order, into the output files."""
         raise NotImplementedError
-
-
-def stage_params_doc(cls) -> list[tuple[str, str, object]]:
-    """(name, type, default) for each parameter of a stage type (or a parameter group), for
-    `corpus stages`."""
-    params = getattr(cls, "Params", cls)
-    hints = typing.get_type_hints(params)
-    rows = []
-    for f in dataclasses.fields(params):
-        default = f.default
-        if default is dataclasses.MISSING:
-            factory = f.default_factory
-            default = "(required)" if factory is dataclasses.MISSING else factory()
-        rows.append((f.name, hints[f.name], default))
-    return rows

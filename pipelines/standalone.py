@@ -21,18 +21,19 @@ def standalone_job(
     out: Path,
     state_dir: Path | None = None,
     flat: bool = False,
-    where: str | None = None,
+    name: str | None = None,
 ) -> StageJob:
     """The job of stage type `cls` with `params` (its Params, or a mapping checked against them)
     writing into `out`: kept and rejected datasets in `out/kept` and `out/rejected`, or with
     `flat`, kept documents in `out` itself and rejected ones in `out/_rejected`. Commit records go
-    to `state_dir` (default `out/_state`)."""
+    to `state_dir` (default `out/_state`); `name` (default: the stage type) heads its messages."""
+    name = name or cls.type_name
     if isinstance(params, Mapping):
-        params = parse_params(cls.Params, params, where or f"corpus {cls.type_name}")
+        params = parse_params(cls.Params, params, f"corpus {name}")
     values = dataclasses.asdict(params)
     out = Path(out)
     chash = config_hash(cls.type_name, cls.version, values, "")
-    job = stage_job(cls.type_name, cls, values, chash, out, state_dir or out / "_state")
+    job = stage_job(name, cls, values, chash, out, state_dir or out / "_state")
     if flat:
         job = dataclasses.replace(job, kept_dir=str(out), rejected_dir=str(out / "_rejected"))
     return job
@@ -48,7 +49,8 @@ def run_standalone(
     flat: bool = False,
     progress: Progress | None = None,
     log: Callable[[str], None] = print,
+    name: str | None = None,
 ) -> StageOutcome:
     """Run stage type `cls` over `tasks` into `out` (see `standalone_job`); returns its outcome."""
-    job = standalone_job(cls, params, out, state_dir, flat)
+    job = standalone_job(cls, params, out, state_dir, flat, name)
     return run_stage(job, tasks, executor, progress=progress, log=log)

@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from corpus.dataset import read_part_file, write_bytes_atomic
-from corpus.tokenizer import (
+from corpus.bpe_training import (
     SAMPLE_BITS,
     bytes_per_bin,
     last_bin_within,
@@ -22,7 +21,8 @@ from corpus.tokenizer import (
     training_batches,
     vocab_summary,
 )
-from pipelines.phases import files_by_dest, read_files
+from corpus.dataset import read_part_file, write_bytes_atomic
+from pipelines.phases import Dest, InputPart, files_by_dest, input_parts, read_files
 from pipelines.stages import GlobalStage
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -45,6 +45,14 @@ class TokenizerParams:
             raise ValueError(f"file must be a file name ending in .json, got {self.file!r}")
 
 
+@dataclass(frozen=True)
+class TrainSample:
+    """The train task: the documents of `parts` in sample bins 0..`last_bin`."""
+
+    parts: list[InputPart]
+    last_bin: int
+
+
 class TrainTokenizer(GlobalStage):
     """Train a byte-level BPE tokenizer (HF tokenizers) with <|endoftext|> on the text."""
 
@@ -54,37 +62,33 @@ class TrainTokenizer(GlobalStage):
 
     def drive(self, driver, tasks) -> tuple[list[dict], dict]:
         p = self.params
-        parts = [[t.input_path, t.fingerprint] for t in tasks]
-        measured = driver.run_payloads(
-            "measure", [{"part": part} for part in parts], keys=[t.key for t in tasks]
-        )
+        parts = input_parts(tasks)
+        measured = driver.run_payloads("measure", parts, keys=[t.key for t in tasks])
         per_bin = np.zeros(1 << SAMPLE_BITS, dtype=np.int64)
-        for f in files_by_dest(measured)["bins"]:
+        for f in files_by_dest(measured)[Dest("bins")]:
             per_bin += read_files([f]).column("bytes").to_numpy()
         last_bin = last_bin_within(per_bin, p.max_bytes)
-        payload = {"parts": parts, "last_bin": last_bin}
-        records = driver.run_payloads("train", [payload], show=True)
+        records = driver.run_payloads("train", [TrainSample(parts, last_bin)], show=True)
         stats = dict(records[0]["stats"])
         stats["bytes_in"] = stats["bytes_out"] = int(per_bin.sum())
         stats["counters"]["budget_reached"] = int(last_bin < len(per_bin) - 1)
         return records, stats
 
-    def run_task(self, phase: str, payload: dict, out) -> dict:
+    def run_task(self, phase: str, payload: InputPart | TrainSample, out) -> dict:
         p = self.params
         if phase == "measure":
-            path, sha = payload["part"]
-            table = read_part_file(path, sha, ["id", "text"])
-            out.write("bins", pa.table({"bytes": bytes_per_bin(table, p.seed)}))
+            table = read_part_file(payload.path, payload.sha256, ["id", "text"])
+            out.write(Dest("bins"), pa.table({"bytes": bytes_per_bin(table, p.seed)}))
             return {"docs_in": table.num_rows}
         sample: dict = {}
         started = time.perf_counter()
-        parts = [tuple(x) for x in payload["parts"]]
-        batches = training_batches(parts, p.max_bytes, p.seed, payload["last_bin"], sample)
+        parts = [(x.path, x.sha256) for x in payload.parts]
+        batches = training_batches(parts, p.max_bytes, p.seed, payload.last_bin, sample)
         tok = train_bpe(batches, p.vocab_size, p.min_frequency)
         train_s = time.perf_counter() - started
-        path = out.scratch_path("tokenizer", ".json")
+        path = out.scratch_path(Dest("tokenizer"), ".json")
         write_bytes_atomic(path, tok.to_str(pretty=True).encode("utf-8"), durable=False)
-        out.commit_file("tokenizer", path)
+        out.commit_file(Dest("tokenizer"), path)
         summary = vocab_summary(tok)
         return {
             "docs_in": sample["docs_seen"],
@@ -102,7 +106,7 @@ class TrainTokenizer(GlobalStage):
         (out_dir / self.params.file).unlink(missing_ok=True)
 
     def publish(self, records: list[dict], out_dir: Path) -> list[Path]:
-        (f,) = files_by_dest(records)["tokenizer"]
+        (f,) = files_by_dest(records)[Dest("tokenizer")]
         target = out_dir / self.params.file
         out_dir.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(target, (Path(f["dir"]) / f["name"]).read_bytes())

@@ -12,7 +12,7 @@ from pathlib import Path
 from corpus.errors import CorpusError
 from corpus.shards import MANIFEST
 from pipelines.params import ConfigError
-from pipelines.phases import files_by_dest
+from pipelines.phases import Dest, files_by_dest
 from pipelines.stages import GlobalStage
 
 
@@ -36,6 +36,11 @@ def _trainer_config(path: str) -> Path | None:
         if candidate.is_file():
             return candidate.resolve()
     return None
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """The train stage's one task: what it reads is all in the params."""
 
 
 class Train(GlobalStage):
@@ -79,10 +84,10 @@ class Train(GlobalStage):
     def drive(self, driver, tasks) -> tuple[list[dict], dict]:
         # the trainer is a child process of the driver that uses every core (or the GPU) of
         # this machine, and its progress lines reach the terminal as they are printed
-        records = driver.run_payloads("train", [{}], on_driver=True)
+        records = driver.run_payloads("train", [TrainRun()], on_driver=True)
         return records, dict(records[0]["stats"])
 
-    def run_task(self, phase: str, payload: dict, out) -> dict:
+    def run_task(self, phase: str, payload: TrainRun, out) -> dict:
         p = self.params
         folder = Path(out.job.out_dir)
         folder.mkdir(parents=True, exist_ok=True)
@@ -118,8 +123,8 @@ class Train(GlobalStage):
         from trainer.checkpoint import latest_checkpoint  # by step: ckpt_999999 < ckpt_1000000
 
         final = latest_checkpoint(folder)
-        out.commit_file("checkpoint", final)
-        out.commit_file("metrics", folder / "metrics.jsonl")
+        out.commit_file(Dest("checkpoint"), final)
+        out.commit_file(Dest("metrics"), folder / "metrics.jsonl")
         vals = [r["val_loss"] for r in rows if "val_loss" in r]
         bpbs = [r["val_bpb"] for r in rows if "val_bpb" in r]
         return {
@@ -135,5 +140,7 @@ class Train(GlobalStage):
     def publish(self, records: list[dict], out_dir: Path) -> list[Path]:
         files = files_by_dest(records)
         return [
-            Path(f["dir"]) / f["name"] for dest in ("checkpoint", "metrics") for f in files[dest]
+            Path(f["dir"]) / f["name"]
+            for dest in (Dest("checkpoint"), Dest("metrics"))
+            for f in files[dest]
         ]

@@ -9,14 +9,10 @@ import pytest
 
 from pipelines.params import parse_params
 from pipelines.stages import REGISTRY
-from tests.helpers import (
-    SHARED_DATA,
-    SHARED_DATA_MISSING,
-    require_shared_data,
-    run_shards,
-    run_tokenizer,
-    write_dataset,
-)
+from samples.shared_data import SHARED_DATA
+from tests.datasets import write_dataset
+from tests.runs import run_shards, run_tokenizer
+from tests.shared_data_skip import SHARED_DATA_MISSING, require_shared_data
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
@@ -96,7 +92,7 @@ def run_demo(cwd, timeout: int = 900):
     import subprocess
     import sys
 
-    from tests.helpers import ROOT
+    from tests.commands import ROOT
 
     return subprocess.run(
         [sys.executable, "-m", "pipelines.demo", "--executor", "local"],

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 
-from corpus.samples import LocalServer
+from samples.site_server import LocalServer
 
 PAGE = """<!doctype html><html><head><title>{title}</title></head><body>
 <nav><a href="/">Home</a></nav><article><h1>{title}</h1>

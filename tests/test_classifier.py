@@ -23,7 +23,8 @@ from filters.classify import (
     classifier_scores,
     train,
 )
-from tests.helpers import SHARED_DATA, run_corpus
+from samples.shared_data import SHARED_DATA
+from tests.commands import run_corpus
 
 TOXICITY = SHARED_DATA / "toxicity"
 

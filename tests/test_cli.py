@@ -6,7 +6,10 @@ import json
 import pytest
 import zstandard
 
-from tests.helpers import DOLMA_FILE, make_pipeline, run_corpus, write_jsonl
+from samples.shared_data import DOLMA_FILE
+from tests.commands import run_corpus
+from tests.datasets import write_jsonl
+from tests.runs import make_pipeline
 
 
 def _one_line_error(proc, *needles):
@@ -128,3 +131,96 @@ def test_status_shows_parts_done_per_stage(tmp_path):
     parts = len(list((run / "import" / "kept").glob("part-*.parquet")))
     assert rows["filter"][2] == f"{parts}/{parts}" and rows["filter"][3] == "done"
     assert set(rows) == {"import", "filter", "export"}
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())  # argparse wraps help lines
+
+
+def test_stage_command_flags_take_default_and_help_from_the_params():
+    from pipelines.cli.stage_flags import field_comments
+    from pipelines.stages import REGISTRY
+
+    params = REGISTRY["dedup"].Params
+    proc = run_corpus("dedup", "--help")
+    assert proc.returncode == 0, proc.stderr
+    comment = field_comments(params)["threshold"]
+    assert comment and f"--threshold X {comment}; default: {params.threshold}" in _flat(proc.stdout)
+    assert "--verify, --no-verify" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, field, value",
+    [
+        (["crawl", "--seeds", "s.txt", "--out", "o", "--ignore-robots"], "obey_robots", False),
+        (["crawl", "--seeds", "s.txt", "--out", "o", "--delay", "0.5"], "delay_s", 0.5),
+        (
+            ["crawl", "--seeds", "s", "--out", "o", "--allow-domain", "a.org"],
+            "allow_domains",
+            ["a.org"],
+        ),
+        (["dedup", "d", "--out", "o", "--no-verify"], "verify", False),
+        (["dedup", "d", "--out", "o", "--set", "num_perm=64"], "num_perm", 64),
+        (
+            ["tokenizer", "train", "d", "--out", "t.json", "--max-bytes", "500M"],
+            "max_bytes",
+            500 << 20,
+        ),
+        (
+            ["shard", "d", "--tokenizer", "t.json", "--out", "o", "--weights", "web=2"],
+            "weights",
+            {"web": 2.0},
+        ),
+        (["import", "f", "--out", "o", "--part-rows", "7"], "part_rows", 7),
+    ],
+)
+def test_renamed_and_parsed_flags_keep_their_meaning(argv, field, value):
+    from pipelines.cli import build_parser
+    from pipelines.cli.crawl_command import CRAWL
+    from pipelines.cli.stage_commands import DEDUP, IMPORT, SHARD, TOKENIZER
+
+    flags = {"crawl": CRAWL, "dedup": DEDUP, "tokenizer": TOKENIZER, "shard": SHARD}
+    given = {
+        "crawl": {"seeds": ["https://example.org/"]},
+        "tokenizer": {"file": "t.json"},
+        "import": {"paths": ["f"]},
+    }
+    args = build_parser().parse_args(argv)
+    params = flags.get(argv[0], IMPORT).parse(args, "test", **given.get(argv[0], {}))
+    assert getattr(params, field) == value
+    untouched = type(params)(**given.get(argv[0], {}))  # every other field keeps its default
+    assert {**vars(untouched), field: value} == vars(params)
+
+
+def test_field_comments_follow_the_source():
+    from dataclasses import dataclass
+
+    from pipelines.cli.stage_flags import field_comments
+
+    @dataclass
+    class Params:
+        a: int = 1  # trailing
+        b: int = 2  # trailing, and
+        # continued below
+
+        # above c
+        c: str = "#"
+        d: float = 0.5
+
+    assert field_comments(Params) == {
+        "a": "trailing",
+        "b": "trailing, and continued below",
+        "c": "above c",
+    }
+
+
+def test_shard_inspect_is_a_subcommand_beside_shard():
+    proc = run_corpus("shard", "inspect", "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        proc.stdout.startswith("usage: corpus shard inspect") and "--sample-tokens" in proc.stdout
+    )
+    proc = run_corpus("shard", "--help")
+    assert proc.returncode == 0 and "--shard-tokens" in proc.stdout and "--weights" in proc.stdout
+    proc = run_corpus("shard", "inspect")
+    _one_line_error(proc, "corpus shard inspect: error:", "DIR")

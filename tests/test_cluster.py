@@ -9,7 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from tests.helpers import make_pipeline, run_corpus, snapshot
+from tests.commands import run_corpus
+from tests.datasets import snapshot
+from tests.runs import make_pipeline
 
 RAY = str(Path(sys.executable).parent / "ray")
 HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"  # loopback; Ray rewrites 127.0.0.1 to the host IP

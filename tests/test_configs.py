@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.helpers import ROOT, run_corpus
+from tests.commands import ROOT, run_corpus
 
 pytestmark = pytest.mark.shared_data  # every test here reads ../shared/data
 

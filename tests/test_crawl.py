@@ -21,8 +21,8 @@ from corpus.crawl.warcfile import scan, unit_bytes
 from corpus.sources.common import Rejected
 from corpus.sources.warc import iter_gzip_members, read_warc
 from pipelines.executors import LocalExecutor
+from tests.commands import CORPUS, ROOT
 from tests.crawl_site import Site
-from tests.helpers import CORPUS, ROOT
 
 
 def outcomes_of(out_dir) -> dict[str, dict]:

@@ -3,7 +3,8 @@ import json
 import pyarrow as pa
 import pytest
 
-from corpus.dataset import Dataset, sha256_file, write_manifest, write_part
+from corpus.checksums import sha256_file
+from corpus.dataset import Dataset, write_manifest, write_part
 from corpus.errors import CorruptPartError, DatasetError
 from corpus.schema import DOCUMENT_SCHEMA, conform
 

@@ -27,7 +27,7 @@ from corpus.sources.common import Rejected
 from corpus.sources.jsonl import read_jsonl
 from corpus.sources.stackexchange import scan_rows
 from tests.bombs import gzip_bomb, zstd_bomb
-from tests.helpers import CORPUS, ROOT
+from tests.commands import CORPUS, ROOT
 
 MB = 1 << 20
 CAP = 8 * MB  # the readers' per-record cap in these tests

@@ -3,7 +3,6 @@ and URL rules, keep rules, bad input, determinism across executors, the command 
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import random
 import signal
@@ -12,32 +11,26 @@ import numpy as np
 import pytest
 from datasketch.lsh import _optimal_param
 
-from bench.realdocs import jaccard, plant, planted_corpus, real_documents, shingles
 from corpus.dataset import Dataset
 from filters.dedup.graph import components, large_star, small_star, star_labels
 from filters.dedup.keys import normalize_text
 from filters.dedup.lsh import optimal_bands
 from pipelines.executors import LocalExecutor, RayExecutor
-from pipelines.pipeline import stage_job
-from pipelines.runner import config_hash, part_tasks, run_stage
+from pipelines.runner import part_tasks
 from pipelines.stages import REGISTRY
-from tests.helpers import (
-    SHARED_DATA,
-    kill_when,
-    run_corpus,
-    snapshot,
-    write_dataset,
-)
+from pipelines.standalone import run_standalone
+from samples.near_duplicates import jaccard, plant, planted_corpus, shingles
+from samples.shared_data import SHARED_DATA, real_documents
+from tests.commands import kill_when, run_corpus
+from tests.datasets import snapshot, write_dataset
 
 Dedup = REGISTRY["dedup"]
 
 
 def dedup(dataset, out, executor=None, **params):
     """Run the dedup stage over `dataset` into `out`; returns (outcome, clusters by id)."""
-    values = dataclasses.asdict(Dedup.Params(**params))
-    chash = config_hash("dedup", Dedup.version, values, "")
-    job = stage_job("dedup", Dedup, values, chash, out, out / "_state")
-    outcome = run_stage(job, part_tasks(Dataset(dataset)), executor or LocalExecutor(), log=print)
+    tasks = part_tasks(Dataset(dataset))
+    outcome = run_standalone(Dedup, Dedup.Params(**params), tasks, out, executor or LocalExecutor())
     rows = Dataset(out / "clusters").read_all().to_pylist()
     return outcome, rows
 

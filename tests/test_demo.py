@@ -8,9 +8,9 @@ import re
 import zstandard
 
 from corpus.dataset import Dataset
-from corpus.samples import OTHER_LANGUAGES, TOXIC_WORDS
+from samples.site import OTHER_LANGUAGES, TOXIC_WORDS
 from tests.conftest import run_demo
-from tests.helpers import snapshot
+from tests.datasets import snapshot
 
 SOURCES = ["web", "articles", "books", "forums", "social"]
 DATA_SUFFIXES = {".parquet", ".gz", ".bin", ".pt", ".zst"}  # never rewritten when reused

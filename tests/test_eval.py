@@ -18,7 +18,9 @@ import yaml
 
 from corpus.shards import open_shard, write_shard
 from corpus.tokenizer import load_tokenizer
-from tests.helpers import ROOT, run_shards, run_tokenizer, write_dataset
+from tests.commands import ROOT
+from tests.datasets import write_dataset
+from tests.runs import run_shards, run_tokenizer
 from trainer.config import load_config
 from trainer.data import TokenStream, find_shards
 from trainer.evaluation import EvalSet, token_bytes, val_set

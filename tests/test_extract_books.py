@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from corpus.sources.books import read_epub, read_text_book
-from tests.helpers import SHARED_DATA
+from samples.shared_data import SHARED_DATA
 
 BOOKS = SHARED_DATA / "books"
 

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from corpus.dataset import Dataset
-from tests.helpers import SHARED_DATA, run_corpus
+from samples.shared_data import SHARED_DATA
+from tests.commands import run_corpus
 
 pytestmark = pytest.mark.shared_data  # every test here reads ../shared/data
 

@@ -14,7 +14,7 @@ import zstandard
 
 from corpus.sources.social import read_mastodon, read_reddit, read_twitter
 from corpus.sources.stackexchange import read_posts_xml
-from tests.helpers import SHARED_DATA
+from samples.shared_data import SHARED_DATA
 
 POSTS = SHARED_DATA / "forums" / "datascience-se_Posts.xml.gz"
 REDDIT = SHARED_DATA / "social" / "reddit_from_praw_cassette.ndjson.zst"

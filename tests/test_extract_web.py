@@ -19,7 +19,8 @@ from warcio.warcwriter import WARCWriter
 
 from corpus.sources.html import ExtractOptions
 from corpus.sources.warc import read_html_file, read_warc
-from tests.helpers import SHARED_DATA, run_corpus
+from samples.shared_data import SHARED_DATA
+from tests.commands import run_corpus
 
 SCRAPINGHUB = SHARED_DATA / "html" / "scrapinghub"
 TRAFILATURA = SHARED_DATA / "html" / "trafilatura"

@@ -20,7 +20,7 @@ from filters.gopher import GopherQualityParams, gopher_quality
 from filters.langid import LanguageParams, identify, language
 from filters.text import Doc, words
 from filters.wordlist import ToxicWordsParams, WordList, toxic_words, word_list_for
-from tests.helpers import SHARED_DATA
+from samples.shared_data import SHARED_DATA
 
 LDNOOBW = SHARED_DATA / "toxicity" / "ldnoobw"
 
@@ -192,8 +192,8 @@ def test_ascii_fast_path_splits_words_as_the_unicode_pattern_does():
 def test_fast_paths_split_real_text_as_the_unicode_pattern_does():
     """Every real document of ../shared/data (news, German pages, Latin-1 books, forums, tweets)
     and written CJK text: the same words whichever engine finds them."""
-    from bench.filters import real_documents
     from filters.text import WORD_RE
+    from tests.extracted_texts import extracted_texts as real_documents
 
     texts = real_documents() + [CHINESE, JAPANESE, GERMAN, "x² ½ ª º µ café naïve Ŀ ǅ 1²"]
     engines = {"ascii": 0, "latin": 0}

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from filters.pii import PiiParams, pii, redact
-from tests.helpers import SHARED_DATA
+from samples.shared_data import SHARED_DATA
 
 P = PiiParams()
 

@@ -287,7 +287,7 @@ def test_vectorized_repetition_matches_the_definition():
     import random
 
     from filters.text import repetition_measures, words
-    from tests.helpers import DOLMA_FILE
+    from samples.shared_data import DOLMA_FILE
 
     with gzip.open(DOLMA_FILE) as f:
         texts = [json.loads(line)["text"] for line in f]

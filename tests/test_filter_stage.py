@@ -10,9 +10,11 @@ import pyarrow.compute as pc
 import pytest
 
 from corpus.dataset import Dataset
-from corpus.samples import write_pydoc_sample
 from filters.rules import Rule, decide_rules
-from tests.helpers import DOLMA_FILE, SHARED_DATA, run_corpus, snapshot
+from samples.pydoc_jsonl import write_pydoc_sample
+from samples.shared_data import DOLMA_FILE, SHARED_DATA
+from tests.commands import run_corpus
+from tests.datasets import snapshot
 
 pytestmark = pytest.mark.shared_data  # every test here reads ../shared/data
 

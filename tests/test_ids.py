@@ -10,10 +10,12 @@ import pytest
 import zstandard
 
 from corpus.dataset import Dataset
-from corpus.samples import write_demo_sample
 from corpus.sources.social import read_reddit
 from corpus.sources.stackexchange import read_posts_xml
-from tests.helpers import SHARED_DATA, require_shared_data, run_corpus
+from samples.demo import write_demo_sample
+from samples.shared_data import SHARED_DATA
+from tests.commands import run_corpus
+from tests.shared_data_skip import require_shared_data
 
 REAL_POSTS = SHARED_DATA / "forums" / "datascience-se_Posts.xml.gz"
 

@@ -5,8 +5,8 @@ import pyarrow as pa
 import pytest
 
 from corpus.sources.jsonl import read_jsonl, write_jsonl
-from tests.helpers import DOLMA_FILE
-from tests.helpers import write_jsonl as write_lines
+from samples.shared_data import DOLMA_FILE
+from tests.datasets import write_jsonl as write_lines
 
 
 def _read_all(path, **kwargs):

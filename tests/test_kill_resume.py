@@ -10,7 +10,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers import CORPUS, DOLMA_FILE, ROOT, run_corpus, snapshot
+from samples.shared_data import DOLMA_FILE
+from tests.commands import CORPUS, ROOT, run_corpus
+from tests.datasets import snapshot
 
 pytestmark = pytest.mark.shared_data  # every test here reads ../shared/data
 
@@ -36,7 +38,7 @@ class Slow(MapStage):
 
 
 def _config(tmp_path):
-    from corpus.samples import write_pydoc_sample
+    from samples.pydoc_jsonl import write_pydoc_sample
 
     write_pydoc_sample(tmp_path / "input")
     (tmp_path / "plugins").mkdir()

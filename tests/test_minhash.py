@@ -12,7 +12,7 @@ import pytest
 from datasketch import MinHash
 
 from filters.dedup.minhash import estimated_jaccard, shingle_hashes, signatures
-from tests.helpers import DOLMA_FILE, SHARED_DATA
+from samples.shared_data import DOLMA_FILE, SHARED_DATA
 
 
 def edited(text: str, rate: float, rng: random.Random) -> str:

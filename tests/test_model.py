@@ -16,7 +16,7 @@ import yaml
 
 import trainer.model as model_module
 from corpus.shards import write_shard
-from tests.helpers import ROOT
+from tests.commands import ROOT
 from trainer.config import TrainConfig, TrainConfigError
 from trainer.model import (
     GPT,

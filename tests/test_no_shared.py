@@ -9,7 +9,8 @@ import subprocess
 import sys
 from xml.etree import ElementTree
 
-from tests.helpers import ROOT, SHARED_DATA_MISSING
+from tests.commands import ROOT
+from tests.shared_data_skip import SHARED_DATA_MISSING
 
 # quick files holding both kinds of test: marked tests, a module-wide mark, and a skip from
 # the helper `make_pipeline`

@@ -4,9 +4,9 @@ and a stage that reads several earlier stages at once."""
 import json
 
 from corpus.dataset import Dataset
-from corpus.samples import write_pydoc_sample
+from samples.pydoc_jsonl import write_pydoc_sample
+from tests.commands import run_corpus
 from tests.crawl_site import Site
-from tests.helpers import run_corpus
 
 
 def _config(tmp, base, name="inputs", max_pages=30):

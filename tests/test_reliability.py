@@ -26,7 +26,9 @@ from corpus.shards import ShardError, open_shard, read_header, write_shard
 from pipelines.inputs import InputFile
 from pipelines.params import parse_params
 from pipelines.stages import REGISTRY
-from tests.helpers import SHARED_DATA, run_corpus, write_dataset
+from samples.shared_data import SHARED_DATA
+from tests.commands import run_corpus
+from tests.datasets import write_dataset
 from tests.test_shards import spec_read
 
 # --- property tests ------------------------------------------------------------------------------
@@ -335,7 +337,7 @@ def _can_mount() -> str | None:
 def test_a_full_disk_stops_cleanly_and_the_run_resumes_when_space_is_freed(tmp_path):
     import subprocess
 
-    from tests.helpers import write_jsonl
+    from tests.datasets import write_jsonl
 
     rng = random.Random(0)
     lines = [
@@ -388,8 +390,10 @@ def test_demo_pipeline_killed_at_random_moments_resumes_to_the_same_result(tmp_p
 
     import yaml
 
-    from corpus.samples import DemoSite, write_demo_sample
-    from tests.helpers import CORPUS, ROOT, run_corpus, snapshot
+    from samples.demo import write_demo_sample
+    from samples.site_server import DemoSite
+    from tests.commands import CORPUS, ROOT, run_corpus
+    from tests.datasets import snapshot
 
     # the demo's data stages (not training) on its sample site, crawled once: a crawl of a live
     # site is not the same input twice (dates in every record), and its own kill and resume is

@@ -13,7 +13,7 @@ import pytest
 from corpus.dataset import Dataset
 from corpus.shards import open_shard
 from corpus.tokenizer import load_tokenizer
-from tests.helpers import run_corpus
+from tests.commands import run_corpus
 
 
 @pytest.fixture(scope="module")
@@ -170,8 +170,8 @@ def test_report_of_a_100k_document_run_is_small_and_quick(tmp_path):
     copies): the page stays under 5 MB, and Chromium loads it in under 2 s where present."""
     import random
 
-    from bench.realdocs import real_documents
-    from tests.helpers import write_jsonl
+    from samples.shared_data import real_documents
+    from tests.datasets import write_jsonl
 
     paragraphs = [p for _, t in real_documents(1000) for p in t.split("\n\n") if p.strip()]
     rng = random.Random(0)

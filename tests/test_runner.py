@@ -7,7 +7,9 @@ from pipelines.config import load_pipeline
 from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.params import ConfigError
 from pipelines.pipeline import run_pipeline
-from tests.helpers import make_pipeline, run_corpus, snapshot
+from tests.commands import run_corpus
+from tests.datasets import snapshot
+from tests.runs import make_pipeline
 
 
 def _run(config, run_dir, executor=None, log=None):

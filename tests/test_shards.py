@@ -17,29 +17,20 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from corpus.dataset import Dataset, sha256_file
+from corpus.bpe_training import bytes_per_bin, last_bin_within, train_bpe, training_batches
+from corpus.checksums import sha256_file
+from corpus.dataset import Dataset
 from corpus.shards import ShardError, open_shard, read_header, write_shard
-from corpus.tokenizer import (
-    EOT,
-    bytes_per_bin,
-    last_bin_within,
-    load_tokenizer,
-    train_bpe,
-    training_batches,
-)
+from corpus.tokenizer import EOT, load_tokenizer
 from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.inputs import InputFile
 from pipelines.params import parse_params
 from pipelines.stages import REGISTRY
-from tests.helpers import (
-    SHARED_DATA,
-    kill_when,
-    require_shared_data,
-    run_corpus,
-    run_shards,
-    run_tokenizer,
-    write_dataset,
-)
+from samples.shared_data import SHARED_DATA
+from tests.commands import kill_when, run_corpus
+from tests.datasets import write_dataset
+from tests.runs import run_shards, run_tokenizer
+from tests.shared_data_skip import require_shared_data
 
 Shard = REGISTRY["shard"]
 TrainTokenizer = REGISTRY["tokenizer"]

@@ -16,10 +16,7 @@ import pytest
 import torch
 
 from corpus.shards import open_shard, write_shard
-from tests.helpers import (
-    ROOT,
-    run_corpus,
-)
+from tests.commands import ROOT, run_corpus
 from trainer.config import TrainConfig, load_config
 from trainer.data import ShardLoader, find_shards
 from trainer.model import GPT, GPTConfig

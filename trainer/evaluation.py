@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from corpus.checksums import sha256_file
 from corpus.compression import open_input
-from corpus.dataset import sha256_file
 from corpus.errors import CorpusError
 from corpus.tokenizer import load_tokenizer
 from trainer.data import TokenStream, spread_windows

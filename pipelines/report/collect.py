@@ -28,6 +28,9 @@ from corpus.dataset import MANIFEST_NAME, Dataset
 from corpus.errors import CorpusError
 from corpus.schema import SOURCES
 from corpus.shards import MANIFEST as SHARDS_MANIFEST
+from filters.rules import Rule
+from pipelines.params import ConfigError, parse_params
+from pipelines.stages import stage_class
 
 SAMPLES = 5  # documents shown per drop reason, and kept near its threshold
 EXCERPT = 400  # characters of each shown document
@@ -71,45 +74,26 @@ def _spread(ids: list[str], k: int) -> list[int]:
     return sorted(keyed[:k])
 
 
-def _thresholds(params: dict, columns: list[str]) -> dict[str, list[dict]]:
-    """Score column -> the configured thresholds on it, found by name: a parameter `min_X` or
-    `max_X` of component `comp` bounds the column `comp_X` (or `lang_X` for language)."""
+def _stage_rules(stage_type: str, params: dict) -> list[Rule]:
+    """The threshold rules a stage dropped documents by, from its recorded parameters."""
+    try:
+        cls = stage_class(stage_type)
+        return cls.rules(parse_params(cls.Params, params, f"stage type {stage_type}"))
+    except ConfigError:  # a run recorded with parameters this version does not read
+        return []
+
+
+def _thresholds_by_column(rules: list[Rule], columns: list[str]) -> dict[str, list[dict]]:
+    """Score column -> the thresholds set on it by a parameter, one for each bound of a rule."""
     found: dict[str, list[dict]] = {}
-    for key, value in params.items():  # a stage with flat parameters (length_filter)
-        if key.startswith(("min_", "max_")) and isinstance(value, (int, float)):
-            for column in (f"length_{key[4:]}", key[4:]):
-                if column in columns and not isinstance(value, bool):
-                    found.setdefault(column, []).append(
-                        {"param": key, "value": value, "kind": key[:3], "reason": key}
-                    )
-                    break
-    for group, values in params.items():
-        if not isinstance(values, dict):
+    for rule in rules:
+        if rule.param is None or rule.column not in columns:
             continue
-        prefixes = [group, group.split("_")[0]] + (["lang"] if group == "language" else [])
-        for key, value in values.items():
-            if not key.startswith(("min_", "max_")) or isinstance(value, bool):
-                continue
-            if not isinstance(value, (int, float)):
-                continue
-            base = key[4:]
-            for prefix in prefixes:
-                column = f"{prefix}_{base}"
-                if column in columns:
-                    reason = (
-                        f"{group.split('_')[0]}_{key}"
-                        if group.startswith("gopher")
-                        else f"{group}_{key}"
-                    )
-                    found.setdefault(column, []).append(
-                        {
-                            "param": f"{group}.{key}",
-                            "value": value,
-                            "kind": key[:3],
-                            "reason": reason,
-                        }
-                    )
-                    break
+        for kind, value in (("min", rule.min), ("max", rule.max)):
+            if value is not None:
+                found.setdefault(rule.column, []).append(
+                    {"param": rule.param, "value": value, "kind": kind, "reason": rule.name}
+                )
     return found
 
 
@@ -196,9 +180,10 @@ def collect(run_dir: str | Path) -> dict:
             else:
                 funnel.append({"stage": name, "type": kind, "sources": per})
         if rejected is not None and rejected.num_rows:
-            drops.append(_drops(run_dir, name, kept, rejected, params.get(name) or {}))
+            rules = _stage_rules(kind, params.get(name) or {})
+            drops.append(_drops(run_dir, name, kept, rejected, rules))
             if kind == "filter" or any(c.endswith("_score") for c in rejected.column_names):
-                scores.append(_scores(name, kept, rejected, params.get(name) or {}))
+                scores.append(_scores(name, kept, rejected, rules))
         if kind == "dedup" and dataset_at(run_dir / name / "clusters"):
             extras["dedup"] = _clusters(run_dir / name, kept, rejected)
         if kind == "filter":
@@ -272,11 +257,11 @@ def _seeds(params: dict) -> dict:
     }
 
 
-def _drops(run_dir: Path, name: str, kept, rejected, params: dict) -> dict:
+def _drops(run_dir: Path, name: str, kept, rejected, rules: list[Rule]) -> dict:
     reasons = rejected.column("reason").to_pylist()
     docs_in = rejected.num_rows + (kept.num_rows if kept is not None else 0)
     columns = [c for c in rejected.column_names if c not in NOT_SCORES]
-    thresholds = _thresholds(params, columns)
+    thresholds = _thresholds_by_column(rules, columns)
     by_reason = {}
     for reason in sorted(set(reasons), key=lambda r: (-reasons.count(r), r)):
         rows = rejected.filter(pc.equal(rejected.column("reason"), reason))
@@ -342,7 +327,7 @@ def _near_threshold(kept, related: list[str], thresholds: dict, reason: str) -> 
     return out
 
 
-def _scores(name: str, kept, rejected, params: dict) -> dict:
+def _scores(name: str, kept, rejected, rules: list[Rule]) -> dict:
     tables = [t for t in (kept, rejected) if t is not None and t.num_rows]
     table = pa.concat_tables(
         [t.select([c for c in t.column_names if c != "reason" and c != "error"]) for t in tables],
@@ -352,7 +337,7 @@ def _scores(name: str, kept, rejected, params: dict) -> dict:
     columns = [
         f.name for f in table.schema if f.name not in NOT_SCORES and any(t(f.type) for t in numeric)
     ]
-    thresholds = _thresholds(params, columns)
+    thresholds = _thresholds_by_column(rules, columns)
     histograms = {}
     for c in columns:
         values = table.column(c).to_numpy(zero_copy_only=False).astype(float)

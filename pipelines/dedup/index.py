@@ -18,7 +18,8 @@ import os
 import shutil
 from pathlib import Path
 
-from corpus.dataset import sha256_file, write_json_atomic
+from corpus.checksums import sha256_file
+from corpus.dataset import write_json_atomic
 from corpus.errors import CorpusError
 from pipelines.params import ConfigError
 

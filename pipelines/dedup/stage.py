@@ -1,0 +1,212 @@
+"""The `dedup` stage: exact, URL or MinHash LSH near-duplicate removal over a whole dataset.
+
+Phases (each a list of tasks on the executor; `pipelines/phases.py` commits and resumes them, and
+`pipelines/dedup/tasks.py` does their work):
+  ids        per part: hash each id, shuffle by hash        idcheck   per partition: repeated ids
+  keys       per part: MinHash signatures and band keys (or the text / URL key), shuffled by key
+  candidates per partition: documents sharing a (band, key) become candidate pairs
+  verify1/2  per part: each pair's two signatures are brought together, and the pair is kept if
+             its estimated Jaccard reaches the threshold (MinHash only)
+  large/small per partition of nodes, repeated: large-star and small-star steps until every
+             component is a star around its smallest document (`filters/dedup/graph.py`)
+  labels     per partition: each document in a cluster gets its cluster (smallest member)
+  members, reps  per cluster partition: the representative by the keep rule, the cluster's size
+  final      per part: kept documents, rejected duplicates, and the cluster of every document
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyarrow.parquet as pq
+
+from corpus.errors import CorpusError
+from pipelines.dedup.index import DedupIndex, segment_id
+from pipelines.dedup.params import DedupParams
+from pipelines.dedup.payloads import (
+    Decide,
+    HashIds,
+    KeyIndexedPart,
+    KeyPart,
+    Members,
+    Partition,
+    Repartition,
+    VerifyPairs,
+)
+from pipelines.dedup.shuffle import PAIRS, PART, PARTITION, SIGS
+from pipelines.dedup.tasks import TASKS, count
+from pipelines.phases import Dest, files_by_dest, input_parts
+from pipelines.stages import GlobalStage
+
+ROWS_PER_PARTITION = 100_000  # documents per shuffle partition when `partitions` is not given
+MAX_ROUNDS = 200
+
+
+def indexed(part: dict, kind: str) -> list[dict]:
+    """The file of `kind` ("keys", "sig", "docs") that an index segment holds for `part`."""
+    f = part.get(kind)
+    return [{"dir": part["dir"], "name": f["name"], "sha256": f["sha256"]}] if f else []
+
+
+class Dedup(GlobalStage):
+    """Exact, URL or MinHash LSH near-dedup; keeps one document per cluster, records clusters."""
+
+    Params = DedupParams
+    output_datasets = ("kept", "rejected", "clusters")
+
+    def drive(self, driver, tasks) -> tuple[list[dict], dict]:
+        p = self.params
+        total = sum(pq.read_metadata(t.input_path).num_rows for t in tasks)
+        if p.keep == "quality":
+            for t in tasks:
+                if p.quality_column not in pq.read_schema(t.input_path).names:
+                    raise CorpusError(
+                        f"{t.input_path}: keep: quality needs the column '{p.quality_column}', "
+                        "which these documents lack; run a filter stage with a quality "
+                        "classifier first, or set quality_column"
+                    )
+        # the clusters do not depend on the number of partitions (a test checks), so it may
+        # follow the executor: at least two tasks per worker in every shuffle phase
+        workers = getattr(driver.executor, "workers", 1)
+        n_part = p.partitions or min(
+            256, max(math.ceil(total / ROWS_PER_PARTITION), 2 * workers if workers > 1 else 1)
+        )
+        index = DedupIndex(p.index, p) if p.index else None
+        earlier = [
+            {"dir": seg["dir"], **part}
+            for seg in (index.segments(segment_id(tasks, p)) if index else [])
+            for part in seg["parts"]
+        ]
+        first_new = len(earlier)  # earlier runs' parts come first: their documents win ties
+        ords = list(range(first_new + len(tasks)))
+        new = list(zip(ords[first_new:], input_parts(tasks), strict=True))
+
+        run = driver.run_payloads
+
+        partitions = range(n_part)
+        ids = files_by_dest(run("ids", [HashIds(part, o, n_part) for o, part in new]))
+        checked = run("idcheck", [Partition(ids[Dest(PARTITION, j)]) for j in partitions])
+        idcheck = files_by_dest(checked)
+        keys = run(
+            "keys",
+            [
+                KeyIndexedPart(o, n_part, indexed(e, "keys"), indexed(e, "sig"))
+                for o, e in enumerate(earlier)
+            ]
+            + [
+                KeyPart(part, o, n_part, idcheck[Dest(PART, o)], indexed=bool(index))
+                for o, part in new
+            ],
+            show=True,
+        )
+        key_files = files_by_dest(keys)
+        candidates = run(
+            "candidates",
+            [Repartition(key_files[Dest(PARTITION, j)], n_part) for j in partitions],
+        )
+        edges = verified = candidates
+        if p.mode == "minhash" and p.verify:
+            for phase in ("verify1", "verify2"):  # bring each pair's two signatures together
+                pairs = files_by_dest(edges)
+                edges = run(
+                    phase,
+                    [
+                        VerifyPairs(pairs[Dest(PAIRS, j)], key_files[Dest(SIGS, j)], n_part)
+                        for j in partitions
+                    ],
+                )
+            verified = edges
+        rounds = 0
+        while True:
+            inputs = files_by_dest(edges)
+            large = run(
+                f"large{rounds}",
+                [Repartition(inputs[Dest(PARTITION, j)], n_part) for j in partitions],
+            )
+            if sum(r["stats"]["violations"] for r in large) == 0:
+                break
+            rounds += 1
+            if rounds > MAX_ROUNDS:
+                raise CorpusError(f"connected components did not converge in {MAX_ROUNDS} rounds")
+            stars = files_by_dest(large)
+            edges = run(
+                f"small{rounds}",
+                [Repartition(stars[Dest(PARTITION, j)], n_part) for j in partitions],
+            )
+        labels = files_by_dest(
+            run("labels", [Partition(inputs[Dest(PARTITION, j)]) for j in partitions])
+        )
+        own = [files_by_dest([keys[o]]) for o, _ in new]  # each new part's own files
+        docs = {o: indexed(e, "docs") for o, e in enumerate(earlier)}
+        docs.update({o: mine[Dest("docs")] for (o, _), mine in zip(new, own, strict=True)})
+        members = files_by_dest(
+            run(
+                "members",
+                [
+                    Members(labels[Dest(PART, o)], docs[o], n_part)
+                    for o in ords
+                    if labels.get(Dest(PART, o))
+                ],
+            )
+        )
+        chosen = run("reps", [Partition(members[Dest(PARTITION, j)]) for j in partitions])
+        reps = files_by_dest(chosen)
+        final = run(
+            "final",
+            [
+                Decide(part, o, first_new, reps[Dest(PART, o)], docs[o], indexed=bool(index))
+                for o, part in new
+            ],
+            keys=[t.key for t in tasks],
+            show=True,
+        )
+        if index:
+            with_sig = p.mode == "minhash" and p.verify
+            index.add(
+                segment_id(tasks, p),
+                [
+                    {
+                        "keys": mine[Dest("index_keys")][0],
+                        "docs": files_by_dest([f])[Dest("index_docs")][0],
+                        **({"sig": mine[Dest("index_sig")][0]} if with_sig else {}),
+                    }
+                    for mine, f in zip(own, final, strict=True)
+                ],
+            )
+        stats = self._stats(final, [*checked, *keys, *candidates, *chosen], rounds, n_part)
+        stats["counters"]["indexed_parts"] = len(earlier)
+        if p.mode == "minhash" and p.verify:
+            for r in verified:
+                for name in ("verified_pairs", "unverified_pairs"):
+                    count(stats, name, r["stats"].get(name, 0))
+        return final, stats
+
+    def _stats(self, final, records, rounds, n_part) -> dict:
+        stats: dict = {"rejected": {}}
+        for r in final:
+            for key in ("docs_in", "bytes_in", "docs_out", "bytes_out", "docs_rejected"):
+                stats[key] = stats.get(key, 0) + r["stats"].get(key, 0)
+            for reason, n in r["stats"].get("rejected", {}).items():
+                stats["rejected"][reason] = stats["rejected"].get(reason, 0) + n
+        stats["task_s"] = sum(r["stats"]["task_s"] for r in final + records)
+        for r in records:
+            for name, n in r["stats"].get("counters", {}).items():
+                count(stats, name, n)
+        counters = stats.setdefault("counters", {})
+        largest = max((r["stats"].get("largest_cluster", 0) for r in records), default=0)
+        counters["largest_cluster"] = max(largest, 1 if stats.get("docs_in") else 0)
+        counters["star_rounds"] = rounds
+        counters["partitions"] = n_part
+        if self.params.mode == "minhash":
+            counters["bands"], counters["rows"] = self.params.banding()
+        return stats
+
+    def extra_inputs(self, tasks) -> dict[str, str]:
+        p = self.params
+        if not p.index:
+            return {}
+        segments = DedupIndex(p.index, p).segments(segment_id(tasks, p))
+        return {f"index:{seg['dir']}": seg["record_sha256"] for seg in segments}
+
+    def run_task(self, phase: str, payload, out) -> dict:
+        return TASKS[phase.rstrip("0123456789")](self.params, payload, out)

@@ -1,0 +1,58 @@
+"""A Stack Exchange dump, `Posts.xml`: questions, accepted and other answers."""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+from pathlib import Path
+
+from samples.reproducible import EPOCH, write_if_changed
+from samples.topics import blocks_html, slug, topic_blocks, topic_title
+
+
+def write_posts_xml(path: Path, topics: list) -> Path:
+    """Each topic as a question (its first paragraph), an accepted answer (the rest) and a
+    short second answer."""
+    rows = []
+    post_id = 1
+    for i, (name, text) in enumerate(topics):
+        blocks = topic_blocks(text)
+        title = f"How does {topic_title(text)} work in Python?"
+        question = (
+            f"<p>I am reading about {html.escape(topic_title(text))} and I do not understand "
+            f"the details. What exactly happens, and are there pitfalls I should know about?</p>"
+        )
+        created = EPOCH + timedelta(days=i, hours=3)
+        qid, accepted, other = post_id, post_id + 1, post_id + 2
+        post_id += 3
+        rows.append(
+            {
+                "Id": qid, "PostTypeId": 1, "AcceptedAnswerId": accepted,
+                "CreationDate": created.strftime("%Y-%m-%dT%H:%M:%S.000"), "Score": 5 + i,
+                "Body": question, "Title": title, "Tags": f"<python><{slug(name)}>",
+                "AnswerCount": 2, "ContentLicense": "CC BY-SA 4.0", "OwnerUserId": 100 + i,
+            }
+        )  # fmt: skip
+        answer = "<p>The reference explains it well. In short:</p>" + blocks_html(blocks)
+        rows.append(
+            {
+                "Id": accepted, "PostTypeId": 2, "ParentId": qid, "Score": 12 + i,
+                "CreationDate": (created + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.000"),
+                "Body": answer, "ContentLicense": "CC BY-SA 4.0", "OwnerUserId": 200 + i,
+            }
+        )  # fmt: skip
+        rows.append(
+            {
+                "Id": other, "PostTypeId": 2, "ParentId": qid, "Score": 1,
+                "CreationDate": (created + timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%S.000"),
+                "Body": "<p>Also try it in the interactive interpreter and read the error "
+                "messages: they usually tell you which rule you broke.</p>",
+                "ContentLicense": "CC BY-SA 4.0", "OwnerUserId": 300 + i,
+            }
+        )  # fmt: skip
+    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<posts>"]
+    for row in rows:
+        attrs = " ".join(f'{k}="{html.escape(str(v), quote=True)}"' for k, v in row.items())
+        lines.append(f"  <row {attrs} />")
+    lines.append("</posts>")
+    return write_if_changed(path, ("\r\n".join(lines) + "\r\n").encode())

@@ -1,0 +1,61 @@
+"""Runs the tests share: a small pipeline over real text, and the tokenizer and shard stages
+run on their own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from corpus.dataset import Dataset
+from pipelines.executors import LocalExecutor
+from pipelines.runner import StageOutcome, part_tasks
+from pipelines.stages import REGISTRY
+from pipelines.standalone import run_standalone
+from samples.pydoc_jsonl import write_pydoc_sample
+from samples.shared_data import DOLMA_FILE
+from tests.shared_data_skip import require_shared_data
+
+
+def make_pipeline(tmp: Path, name: str = "t", min_words: int = 100, part_rows: int = 7) -> Path:
+    """A pipeline over real text (Python's help topics and a Dolma file): import, filter, export."""
+    require_shared_data()
+    inputs = tmp / "input"
+    if not inputs.exists():
+        write_pydoc_sample(inputs)
+    config = tmp / f"{name}.yaml"
+    config.write_text(
+        f"""
+name: {name}
+stages:
+  - stage: import_jsonl
+    name: import
+    paths: ["{inputs}/*.jsonl.zst", "{DOLMA_FILE}"]
+    part_rows: {part_rows}
+  - stage: length_filter
+    name: filter
+    min_words: {min_words}
+  - stage: export_jsonl
+    name: export
+"""
+    )
+    return config
+
+
+def run_stage_over(name: str, dataset: Path, out: Path, params: dict, executor) -> StageOutcome:
+    """Run the registered stage `name` with `params` over the dataset folder `dataset` into
+    `out` (its state in `out/_state`); returns its outcome."""
+    cls = REGISTRY[name]
+    tasks = part_tasks(Dataset(dataset))
+    return run_standalone(cls, cls.Params(**params), tasks, out, executor or LocalExecutor())
+
+
+def run_tokenizer(dataset: Path, out: Path, executor=None, **params) -> StageOutcome:
+    """Run the `tokenizer` stage over `dataset` into `out`; returns its outcome."""
+    return run_stage_over("tokenizer", dataset, out, params, executor)
+
+
+def run_shards(dataset: Path, out: Path, tokenizer: Path, executor=None, **params):
+    """Run the `shard` stage over `dataset` into `out`; returns (outcome, shards.json)."""
+    params = {"tokenizer": str(tokenizer), **params}
+    outcome = run_stage_over("shard", dataset, out, params, executor)
+    return outcome, json.loads((out / "shards.json").read_text())
