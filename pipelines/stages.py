@@ -192,8 +192,9 @@ class MapStage(Stage):
 
 
 class GlobalStage(Stage):
-    """Sees the whole input dataset at once (dedup): `drive` runs phases of tasks through a
-    `pipelines.phases.PhaseDriver`, and `run_task` does one task of a phase on a worker."""
+    """Sees the whole input dataset at once (dedup, tokenizer, shards, training): `drive` runs
+    phases of tasks through a `pipelines.phases.PhaseDriver`, and `run_task` does one task of a
+    phase on a worker, given the phase's payload dataclass."""
 
     kind = "global"
     output_datasets: ClassVar[tuple[str, ...]] = ("kept", "rejected")
@@ -203,8 +204,9 @@ class GlobalStage(Stage):
         wrote the output datasets, and the stage's stats."""
         raise NotImplementedError
 
-    def run_task(self, phase: str, payload: dict, out) -> dict:
-        """Do one task of `phase`, writing through `out`; returns its stats."""
+    def run_task(self, phase: str, payload, out) -> dict:
+        """Do one task of `phase` (`payload`: that phase's dataclass), writing through `out`;
+        returns its stats."""
         raise NotImplementedError
 
     def extra_inputs(self, tasks: list) -> dict[str, str]:
