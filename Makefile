@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(PY) -m pipelines.demo
+	$(PY) -m samples.run_demo
 
 test: install
 	$(VENV)/bin/pytest -q

@@ -34,8 +34,8 @@ from filters.wordlist import ToxicWordsParams
 from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.filter_stage import Filter
 from pipelines.runner import part_tasks
+from samples.extracted_texts import extracted_texts as real_documents
 from samples.shared_data import SHARED_DATA as SHARED
-from tests.extracted_texts import extracted_texts as real_documents
 
 
 def dolma_table(copies: int) -> pa.Table:

@@ -88,14 +88,14 @@ def ray_session():
 
 
 def run_demo(cwd, timeout: int = 900):
-    """`python -m pipelines.demo` in `cwd`, as `make demo` runs it (local executor)."""
+    """`python -m samples.run_demo` in `cwd`, as `make demo` runs it (local executor)."""
     import subprocess
     import sys
 
     from tests.commands import ROOT
 
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.demo", "--executor", "local"],
+        [sys.executable, "-m", "samples.run_demo", "--executor", "local"],
         cwd=cwd,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         capture_output=True,

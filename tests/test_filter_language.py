@@ -193,7 +193,7 @@ def test_fast_paths_split_real_text_as_the_unicode_pattern_does():
     """Every real document of ../shared/data (news, German pages, Latin-1 books, forums, tweets)
     and written CJK text: the same words whichever engine finds them."""
     from filters.text import WORD_RE
-    from tests.extracted_texts import extracted_texts as real_documents
+    from samples.extracted_texts import extracted_texts as real_documents
 
     texts = real_documents() + [CHINESE, JAPANESE, GERMAN, "x² ½ ª º µ café naïve Ŀ ǅ 1²"]
     engines = {"ascii": 0, "latin": 0}
