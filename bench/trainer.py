@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.common import run_named_stage
 from bench.shards import write_docs
 from corpus.shards import HEADER_BYTES
+from pipelines.standalone import run_on_dataset
 from samples.shared_data import real_documents
 from trainer.config import load_config
 from trainer.data import ShardLoader, find_shards
@@ -53,10 +53,10 @@ def make_shards(work: Path, vocab: int) -> Path:
         for i, t in real_documents(1000)
     ]
     dataset = write_docs(work / "docs", docs, part_bytes=4 << 20)
-    run_named_stage("tokenizer", dataset.path, work / "tok", {"vocab_size": vocab})
+    run_on_dataset("tokenizer", dataset.path, work / "tok", {"vocab_size": vocab})
     tokenizer = str(work / "tok" / "tokenizer.json")
     params = {"tokenizer": tokenizer, "val_tokens": 100_000}
-    run_named_stage("shard", dataset.path, work / "shards", params)
+    run_on_dataset("shard", dataset.path, work / "shards", params)
     return work / "shards"
 
 

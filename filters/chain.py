@@ -1,12 +1,10 @@
 """The filter stage: every configured component scores every document, then decides.
 
-Components run in the order `filters.registry` lists them: language, Gopher repetition, Gopher
-quality, C4, FineWeb, word-list toxicity, the toxicity classifier, the quality classifier, PII.
-Each adds its score columns to every document, kept or not, so the report can draw full
-distributions and a threshold can be judged again from the stored scores. A document's drop
-reason is the first rule it breaks, in that order. C4 rewrites the text of the documents it keeps
-(line removal); PII redaction rewrites every document, rejected ones too, so no report excerpt
-shows an address.
+Components run in the order `filters.registry` lists them. Each adds its score columns to every
+document, kept or not, so the report can draw full distributions and a threshold can be judged again
+from the stored scores. A document's drop reason is the first rule it breaks, in that order. C4
+rewrites the text of the documents it keeps (line removal); PII redaction rewrites every document,
+rejected ones too, so no report excerpt shows an address.
 """
 
 from __future__ import annotations

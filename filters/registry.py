@@ -7,31 +7,29 @@ per registered component, and a document's drop reason is the first rule it brea
 
 from __future__ import annotations
 
-from filters.c4 import C4
-from filters.classify import QUALITY, TOXICITY
-from filters.fineweb import FINEWEB
-from filters.gopher import GOPHER_QUALITY, GOPHER_REPETITION
-from filters.langid import LANGUAGE
-from filters.pii import PII
+import importlib
+
 from filters.spec import FilterSpec
-from filters.wordlist import TOXIC_WORDS
 
 FILTERS: dict[str, FilterSpec] = {}
 
 
-def register(spec: FilterSpec) -> None:
-    """Add a component, to run after those registered before it."""
+def register(spec: FilterSpec | str) -> None:
+    """Add a component, given as its spec or as `module:NAME`, to run after those before it."""
+    if isinstance(spec, str):
+        module, _, name = spec.partition(":")
+        spec = getattr(importlib.import_module(module), name)
     if spec.name in FILTERS:
         raise ValueError(f"a filter named '{spec.name}' is registered already")
     FILTERS[spec.name] = spec
 
 
-register(LANGUAGE)
-register(GOPHER_REPETITION)
-register(GOPHER_QUALITY)
-register(C4)
-register(FINEWEB)
-register(TOXIC_WORDS)
-register(TOXICITY)
-register(QUALITY)
-register(PII)  # last: it redacts the text every other component saw
+register("filters.langid:LANGUAGE")
+register("filters.gopher:GOPHER_REPETITION")
+register("filters.gopher:GOPHER_QUALITY")
+register("filters.c4:C4")
+register("filters.fineweb:FINEWEB")
+register("filters.wordlist:TOXIC_WORDS")
+register("filters.classify:TOXICITY")
+register("filters.classify:QUALITY")
+register("filters.pii:PII")  # last: it redacts the text every other component saw

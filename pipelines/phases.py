@@ -29,6 +29,7 @@ from corpus.dataset import PartInfo, read_part_file, write_json_atomic, write_pa
 from pipelines.progress import Progress
 
 WORK = "work"  # under the stage's state folder
+WORK_FORMAT = 2  # of commit records and payloads; a work folder of another format is redone
 
 
 class Dest(NamedTuple):
@@ -166,7 +167,7 @@ class PhaseDriver:
     def prepare(self, inputs: dict) -> None:
         """Start clean unless the work folder was made for this config and these inputs."""
         meta_path = self.work / "_meta.json"
-        meta = {"config_hash": self.job.config_hash, "inputs": inputs}
+        meta = {"format": WORK_FORMAT, "config_hash": self.job.config_hash, "inputs": inputs}
         try:
             same = json.loads(meta_path.read_text()) == meta
         except (FileNotFoundError, json.JSONDecodeError):

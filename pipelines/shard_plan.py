@@ -22,8 +22,8 @@ VAL_BITS = 16  # the val split is chosen in 2**16 bins of the val hash
 class ShardParams:
     tokenizer: str = "tokenizer"  # a tokenizer.json, or the name of this pipeline's tokenizer stage
     shard_tokens: int = 100_000_000  # tokens per shard (the last of each split holds the rest)
-    val_tokens: int = 10_000_000  # held out by document (0: no val split), at most ...
-    max_val_fraction: float = 0.1  # ... this share of the tokens
+    val_tokens: int = 10_000_000  # held out by document, up to max_val_fraction (0: no val split)
+    max_val_fraction: float = 0.1  # the largest share of the tokens the val split may take
     seed: int = 0  # of the shuffle, the val split and fractional weights
     weights: dict[str, float] | None = None  # per source: 2 repeats each document, 0.5 keeps half
     bucket_tokens: int = 50_000_000  # tokens a shuffle bucket holds, which bounds memory

@@ -33,10 +33,7 @@ import pyarrow.compute as pc
 from corpus.dataset import read_part_file, write_json_atomic
 from corpus.errors import CorpusError
 from corpus.shards import MANIFEST, ShardWriter, dtype_for_vocab
-from corpus.tokenizer import (
-    load_tokenizer,
-    tokenizer_facts,
-)
+from corpus.tokenizer import load_tokenizer, tokenizer_facts
 from pipelines.params import ConfigError
 from pipelines.phases import Dest, InputPart, files_by_dest, input_parts, read_files
 from pipelines.shard_manifest import manifest

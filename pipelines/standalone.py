@@ -8,11 +8,13 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from corpus.dataset import Dataset
+from pipelines.executors import LocalExecutor
 from pipelines.params import parse_params
 from pipelines.pipeline import stage_job
 from pipelines.progress import Progress
-from pipelines.runner import StageJob, StageOutcome, Task, config_hash, run_stage
-from pipelines.stages import Stage
+from pipelines.runner import StageJob, StageOutcome, Task, config_hash, part_tasks, run_stage
+from pipelines.stages import REGISTRY, Stage
 
 
 def standalone_job(
@@ -54,3 +56,12 @@ def run_standalone(
     """Run stage type `cls` over `tasks` into `out` (see `standalone_job`); returns its outcome."""
     job = standalone_job(cls, params, out, state_dir, flat, name)
     return run_stage(job, tasks, executor, progress=progress, log=log)
+
+
+def run_on_dataset(
+    name: str, dataset: Path, out: Path, params: Mapping, executor=None, log=print
+) -> StageOutcome:
+    """Run the registered stage `name` with `params` over every part of the dataset folder
+    `dataset` into `out`, on `executor` (default: in this process); returns its outcome."""
+    tasks = part_tasks(Dataset(dataset))
+    return run_standalone(REGISTRY[name], params, tasks, out, executor or LocalExecutor(), log=log)

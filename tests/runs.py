@@ -6,11 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from corpus.dataset import Dataset
-from pipelines.executors import LocalExecutor
-from pipelines.runner import StageOutcome, part_tasks
-from pipelines.stages import REGISTRY
-from pipelines.standalone import run_standalone
+from pipelines.runner import StageOutcome
+from pipelines.standalone import run_on_dataset
 from samples.pydoc_jsonl import write_pydoc_sample
 from samples.shared_data import DOLMA_FILE
 from tests.shared_data_skip import require_shared_data
@@ -41,21 +38,13 @@ stages:
     return config
 
 
-def run_stage_over(name: str, dataset: Path, out: Path, params: dict, executor) -> StageOutcome:
-    """Run the registered stage `name` with `params` over the dataset folder `dataset` into
-    `out` (its state in `out/_state`); returns its outcome."""
-    cls = REGISTRY[name]
-    tasks = part_tasks(Dataset(dataset))
-    return run_standalone(cls, cls.Params(**params), tasks, out, executor or LocalExecutor())
-
-
 def run_tokenizer(dataset: Path, out: Path, executor=None, **params) -> StageOutcome:
     """Run the `tokenizer` stage over `dataset` into `out`; returns its outcome."""
-    return run_stage_over("tokenizer", dataset, out, params, executor)
+    return run_on_dataset("tokenizer", dataset, out, params, executor)
 
 
 def run_shards(dataset: Path, out: Path, tokenizer: Path, executor=None, **params):
     """Run the `shard` stage over `dataset` into `out`; returns (outcome, shards.json)."""
     params = {"tokenizer": str(tokenizer), **params}
-    outcome = run_stage_over("shard", dataset, out, params, executor)
+    outcome = run_on_dataset("shard", dataset, out, params, executor)
     return outcome, json.loads((out / "shards.json").read_text())

@@ -16,9 +16,8 @@ from filters.dedup.graph import components, large_star, small_star, star_labels
 from filters.dedup.keys import normalize_text
 from filters.dedup.lsh import optimal_bands
 from pipelines.executors import LocalExecutor, RayExecutor
-from pipelines.runner import part_tasks
 from pipelines.stages import REGISTRY
-from pipelines.standalone import run_standalone
+from pipelines.standalone import run_on_dataset
 from samples.near_duplicates import jaccard, plant, planted_corpus, shingles
 from samples.shared_data import SHARED_DATA, real_documents
 from tests.commands import kill_when, run_corpus
@@ -29,8 +28,7 @@ Dedup = REGISTRY["dedup"]
 
 def dedup(dataset, out, executor=None, **params):
     """Run the dedup stage over `dataset` into `out`; returns (outcome, clusters by id)."""
-    tasks = part_tasks(Dataset(dataset))
-    outcome = run_standalone(Dedup, Dedup.Params(**params), tasks, out, executor or LocalExecutor())
+    outcome = run_on_dataset("dedup", dataset, out, params, executor)
     rows = Dataset(out / "clusters").read_all().to_pylist()
     return outcome, rows
 

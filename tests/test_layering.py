@@ -18,6 +18,7 @@ FORBIDDEN = {
     "filters": {"pipelines", "samples", "bench", "tests"},
     "pipelines": {"samples", "bench", "tests"},
     "samples": {"bench", "tests"},
+    "tests": {"bench"},
 }
 
 

@@ -6,7 +6,9 @@ from corpus.dataset import Dataset
 from pipelines.config import load_pipeline
 from pipelines.executors import LocalExecutor, RayExecutor
 from pipelines.params import ConfigError
+from pipelines.phases import PhaseDriver
 from pipelines.pipeline import run_pipeline
+from pipelines.runner import StageJob
 from tests.commands import run_corpus
 from tests.datasets import snapshot
 from tests.runs import make_pipeline
@@ -166,3 +168,22 @@ def test_a_run_killed_before_its_record_was_written_resumes(tmp_path):
     (foreign / "notes.txt").write_text("mine")
     r = run_corpus("run", config, "--run-dir", foreign, "--executor", "local")
     assert r.returncode == 2 and "was not made by corpus" in r.stderr
+
+
+def test_a_work_folder_of_an_older_format_is_redone_not_reused(tmp_path):
+    """Commit records of an older format (destinations as strings) would be misread: a stage's
+    work folder whose meta names no format, or another one, starts clean."""
+    job = StageJob("dedup", "dedup", {}, "hash", str(tmp_path), "", "", str(tmp_path / "_state"))
+    driver = PhaseDriver(job, LocalExecutor())
+    driver.work.mkdir(parents=True)
+    (driver.work / "_meta.json").write_text(json.dumps({"config_hash": "hash", "inputs": {}}))
+    stale = driver.work / "labels" / "t0.json"
+    stale.parent.mkdir()
+    stale.write_text(json.dumps({"files": [{"dest": "o0"}]}))
+    driver.prepare({})
+    assert not stale.exists()
+    kept = driver.work / "labels" / "t1.json"
+    kept.parent.mkdir()
+    kept.write_text("{}")
+    PhaseDriver(job, LocalExecutor()).prepare({})  # same format, config and inputs: reused
+    assert kept.exists()

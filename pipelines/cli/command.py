@@ -22,8 +22,8 @@ class CommandParser(argparse.ArgumentParser):
         return self.subcommands[name]
 
     def parse_known_args(self, args=None, namespace=None):
-        if args and args[0] in self.subcommands:
-            return self.subcommands[args[0]].parse_known_args(args[1:], namespace)
+        if args and args[0] in self.subcommands:  # its own errors, under its own name
+            return self.subcommands[args[0]].parse_args(args[1:], namespace), []
         return super().parse_known_args(args, namespace)
 
 

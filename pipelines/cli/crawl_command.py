@@ -1,5 +1,6 @@
 """`corpus crawl`: the polite crawler from seed URLs into gzip WARC files, its options made from
-the crawl stage's Params."""
+the crawl stage's Params. It runs the crawler itself rather than through `run_standalone`: a
+crawl keeps no commit records, it resumes from the WARC files it wrote."""
 
 from __future__ import annotations
 

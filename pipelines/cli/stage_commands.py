@@ -26,7 +26,7 @@ from pipelines.standalone import run_standalone
 
 EXTRACT_KINDS = ("web", "article", "book", "forum", "social")
 IMPORT = StageFlags(REGISTRY["import_jsonl"].Params, omit=("paths",))
-DEDUP = StageFlags(REGISTRY["dedup"].Params)
+DEDUP = StageFlags(REGISTRY["dedup"].Params, {"index": Flag(metavar="DIR")})
 TOKENIZER = StageFlags(
     REGISTRY["tokenizer"].Params, {"max_bytes": Flag(parse=byte_size, metavar="SIZE")}, ("file",)
 )

@@ -42,7 +42,7 @@ ROWS_PER_PARTITION = 100_000  # documents per shuffle partition when `partitions
 MAX_ROUNDS = 200
 
 
-def indexed(part: dict, kind: str) -> list[dict]:
+def index_files(part: dict, kind: str) -> list[dict]:
     """The file of `kind` ("keys", "sig", "docs") that an index segment holds for `part`."""
     f = part.get(kind)
     return [{"dir": part["dir"], "name": f["name"], "sha256": f["sha256"]}] if f else []
@@ -90,7 +90,7 @@ class Dedup(GlobalStage):
         keys = run(
             "keys",
             [
-                KeyIndexedPart(o, n_part, indexed(e, "keys"), indexed(e, "sig"))
+                KeyIndexedPart(o, n_part, index_files(e, "keys"), index_files(e, "sig"))
                 for o, e in enumerate(earlier)
             ]
             + [
@@ -137,7 +137,7 @@ class Dedup(GlobalStage):
             run("labels", [Partition(inputs[Dest(PARTITION, j)]) for j in partitions])
         )
         own = [files_by_dest([keys[o]]) for o, _ in new]  # each new part's own files
-        docs = {o: indexed(e, "docs") for o, e in enumerate(earlier)}
+        docs = {o: index_files(e, "docs") for o, e in enumerate(earlier)}
         docs.update({o: mine[Dest("docs")] for (o, _), mine in zip(new, own, strict=True)})
         members = files_by_dest(
             run(
