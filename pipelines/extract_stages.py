@@ -47,8 +47,8 @@ def unsupported(path: Path, name: str, source: str, why: str) -> Iterator[StageR
 @dataclass(frozen=True)
 class _Common:
     paths: list[str] = field(default_factory=list)  # or `input:` naming a crawl stage
-    part_rows: int = 100_000
-    part_mb: int = 64
+    part_rows: int = 100_000  # most documents a part
+    part_mb: int = 64  # most MB of text a part
 
     def __post_init__(self):
         if min(self.part_rows, self.part_mb) < 1:
@@ -67,16 +67,17 @@ class _Extract(SourceStage):
 
 @dataclass(frozen=True)
 class _HtmlParams(_Common):
-    favor: Literal["precision", "balanced", "recall"] = "precision"
-    comments: bool = False
-    time_limit_s: float = 5.0
-    max_page_mb: float = 8.0
-    min_chars: int = 1
+    favor: Literal["precision", "balanced", "recall"] = "precision"  # trafilatura's trade-off
+    comments: bool = False  # keep a page's comment section
+    time_limit_s: float = 5.0  # extraction time a page (retried once with 4 times as long)
+    max_page_mb: float = 8.0  # larger pages are rejected as too_large, not parsed
+    min_chars: int = 1  # shorter extractions are rejected as no_text
+
     # regexes (searched in the record's URL) choosing which WARC records this stage reads, so
     # that two stages can split one crawl (`/news/` as articles, the rest as web pages); the
     # others are counted as url_not_selected
     url_include: str | None = None
-    url_exclude: str | None = None
+    url_exclude: str | None = None  # records whose URL matches it are not read
 
     def __post_init__(self):
         super().__post_init__()
@@ -151,7 +152,7 @@ class ExtractBook(_Extract):
 
     @dataclass(frozen=True)
     class Params(_Common):
-        max_book_mb: int = 256
+        max_book_mb: int = 256  # larger books are rejected as too_large
 
     def read(self, path: Path, name: str) -> Iterator[StageResult]:
         max_bytes = self.params.max_book_mb << 20
@@ -169,8 +170,8 @@ class ExtractForum(_Extract):
     class Params(_HtmlParams):
         comments: bool = True
         site: str | None = None  # e.g. https://datascience.stackexchange.com, for thread URLs
-        min_score: int | None = None
-        max_answers: int | None = None
+        min_score: int | None = None  # answers scored below it are left out of a thread
+        max_answers: int | None = None  # at most this many answers a thread
 
     def read(self, path: Path, name: str) -> Iterator[StageResult]:
         p = self.params
@@ -195,7 +196,7 @@ class ExtractSocial(_Extract):
 
     @dataclass(frozen=True)
     class Params(_Common):
-        format: Literal["auto", "reddit", "twitter", "mastodon"] = "auto"
+        format: Literal["auto", "reddit", "twitter", "mastodon"] = "auto"  # auto: sniffed
         min_score: int | None = None  # Reddit comments below it are dropped
 
     def _format(self, path: Path) -> str | None:
