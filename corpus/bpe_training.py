@@ -103,29 +103,23 @@ def last_bin_within(per_bin: np.ndarray, max_bytes: int) -> int:
     return int(np.searchsorted(np.cumsum(per_bin), max_bytes, side="right")) - 1
 
 
-def training_batches(
-    parts: list[tuple[str, str]],
-    max_bytes: int,
-    seed: int,
-    last_bin: int,
-    stats: dict,
-    batch_bytes: int = 4 << 20,
+def sample_of(table: pa.Table, seed: int, last_bin: int) -> list[str]:
+    """The pieces of one part's documents (`id` and `text` columns) that fall in sample bins
+    0..`last_bin`, in document order: that part's share of the tokenizer's training text."""
+    ids, texts = table.column("id").to_pylist(), table.column("text").to_pylist()
+    return [piece for b, piece in sampled_pieces(ids, texts, seed) if b <= last_bin]
+
+
+def capped_batches(
+    samples: Iterable[list[str]], max_bytes: int, stats: dict, batch_bytes: int = 4 << 20
 ) -> Iterator[list[str]]:
-    """The text in sample bins 0..`last_bin` of the parts `(path, sha256)`, in batches of about
-    `batch_bytes` and never more than `max_bytes` in all. Bins are a seeded hash of a document's
-    id (and a long document's piece), so the sample is spread evenly over the whole dataset, and
-    `last_bin_within` picks as many bins as fill the budget. Counts go into `stats`."""
-    stats.update(docs_seen=0, pieces_used=0, bytes_used=0)
+    """The pieces of `samples` (each part's, in part order) in batches of about `batch_bytes`,
+    never more than `max_bytes` in all. Counts go into `stats`."""
+    stats.update(pieces_used=0, bytes_used=0)
     batch: list[str] = []
     size = 0
-    for path, sha in parts:
-        table = read_part_file(path, sha, ["id", "text"])
-        stats["docs_seen"] += table.num_rows
-        ids, texts = table.column("id").to_pylist(), table.column("text").to_pylist()
-        del table
-        for b, piece in sampled_pieces(ids, texts, seed):
-            if b > last_bin:
-                continue
+    for sample in samples:
+        for piece in sample:
             n = len(piece.encode("utf-8"))
             if stats["bytes_used"] + n > max_bytes:
                 continue  # only when bins were chosen for other data; the cap always holds
@@ -138,6 +132,31 @@ def training_batches(
                 batch, size = [], 0
     if batch:
         yield batch
+
+
+def training_batches(
+    parts: list[tuple[str, str]],
+    max_bytes: int,
+    seed: int,
+    last_bin: int,
+    stats: dict,
+    batch_bytes: int = 4 << 20,
+) -> Iterator[list[str]]:
+    """The text in sample bins 0..`last_bin` of the parts `(path, sha256)`, read in this one
+    process, in batches of about `batch_bytes` and never more than `max_bytes` in all. Bins are
+    a seeded hash of a document's id (and a long document's piece), so the sample is spread
+    evenly over the whole dataset, and `last_bin_within` picks as many bins as fill the budget.
+    The tokenizer stage draws the same sample part by part in parallel (`sample_of`), then feeds
+    it to `capped_batches` in part order. Counts go into `stats`."""
+    stats["docs_seen"] = 0
+
+    def samples() -> Iterator[list[str]]:
+        for path, sha in parts:
+            table = read_part_file(path, sha, ["id", "text"])
+            stats["docs_seen"] += table.num_rows
+            yield sample_of(table, seed, last_bin)
+
+    yield from capped_batches(samples(), max_bytes, stats, batch_bytes)
 
 
 def vocab_summary(tok) -> dict:

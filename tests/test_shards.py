@@ -250,6 +250,27 @@ def test_training_is_deterministic_and_the_byte_budget_holds(tmp_path, trained):
     assert d.stats["counters"]["budget_reached"] == 0
 
 
+def test_parallel_sampling_gives_the_tokenizer_of_one_process_reading_every_part(
+    tmp_path, trained, ray_session
+):
+    """The stage draws each part's sample in a task of its own (on Ray here) and trains on the
+    samples alone: the tokenizer is byte for byte the one trained on the same sample drawn in one
+    process from every part."""
+    docs, _ = trained
+    out = tmp_path / "tok"
+    outcome = run_tokenizer(docs, out, RayExecutor(), vocab_size=2000, max_bytes=300_000)
+    dataset = Dataset(docs)
+    parts = [(str(dataset.path / p.name), p.sha256) for p in dataset.parts]
+    per_bin = sum(bytes_per_bin(dataset.read_part(p, ["id", "text"]), 0) for p in dataset.parts)
+    stats: dict = {}
+    batches = training_batches(parts, 300_000, 0, last_bin_within(per_bin, 300_000), stats)
+    reference = train_bpe(batches, 2000).to_str(pretty=True).encode("utf-8")
+    assert (out / "tokenizer.json").read_bytes() == reference
+    assert outcome.stats["counters"]["bytes_used"] == stats["bytes_used"]
+    assert outcome.stats["docs_in"] == stats["docs_seen"] == len(shared_documents())
+    assert outcome.stats["counters"]["sampled_parts"] == len(parts) > 1  # one task a part
+
+
 @functools.cache
 def _texts_of(path, sha):
     from corpus.dataset import read_part_file
