@@ -110,14 +110,13 @@ def run_pipeline(
 def _run_stages(spec: PipelineSpec, run_dir: Path, executor, log, start: float) -> dict:
     hashes: dict[str, str] = {}
     outcomes: list[StageOutcome] = []
+    root = run_dir.resolve()  # workers get absolute paths: their working folder is not ours
     for st in spec.stages:
-        tasks, upstream = _plan_stage(st, run_dir, hashes)
-        params = st.cls.bind(st.params_dict, run_dir)
+        tasks, upstream = _plan_stage(st, root, hashes)
+        params = st.cls.bind(st.params_dict, root)
         chash = config_hash(st.cls.type_name, st.cls.version, params, upstream)
         hashes[st.name] = chash
-        job = stage_job(
-            st.name, st.cls, params, chash, run_dir / st.name, run_dir / "_state" / st.name
-        )
+        job = stage_job(st.name, st.cls, params, chash, root / st.name, root / "_state" / st.name)
         outcome = run_stage(job, tasks, executor, progress=Progress(st.name), log=log)
         outcomes.append(outcome)
         log(summary_line(outcome))

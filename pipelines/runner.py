@@ -132,7 +132,7 @@ def part_tasks(dataset: Dataset, prefix: str = "") -> list[Task]:
     return [
         Task(
             key=prefix + p.name.removesuffix(".parquet"),
-            input_path=str(dataset.path / p.name),
+            input_path=str(dataset.path.resolve() / p.name),  # absolute: workers run elsewhere
             fingerprint=p.sha256,
         )
         for p in dataset.parts

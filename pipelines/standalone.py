@@ -33,9 +33,10 @@ def standalone_job(
     if isinstance(params, Mapping):
         params = parse_params(cls.Params, params, f"corpus {name}")
     values = dataclasses.asdict(params)
-    out = Path(out)
+    out = Path(out).resolve()  # workers get absolute paths: their working folder is not ours
+    state_dir = Path(state_dir).resolve() if state_dir else out / "_state"
     chash = config_hash(cls.type_name, cls.version, values, "")
-    job = stage_job(name, cls, values, chash, out, state_dir or out / "_state")
+    job = stage_job(name, cls, values, chash, out, state_dir)
     if flat:
         job = dataclasses.replace(job, kept_dir=str(out), rejected_dir=str(out / "_rejected"))
     return job

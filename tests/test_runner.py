@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +10,8 @@ from pipelines.params import ConfigError
 from pipelines.phases import PhaseDriver
 from pipelines.pipeline import run_pipeline
 from pipelines.runner import StageJob
+from pipelines.stages import REGISTRY
+from pipelines.standalone import standalone_job
 from tests.commands import run_corpus
 from tests.datasets import snapshot
 from tests.runs import make_pipeline
@@ -187,3 +190,32 @@ def test_a_work_folder_of_an_older_format_is_redone_not_reused(tmp_path):
     kept.write_text("{}")
     PhaseDriver(job, LocalExecutor()).prepare({})  # same format, config and inputs: reused
     assert kept.exists()
+
+
+class RecordingExecutor(LocalExecutor):
+    """Runs tasks in this process, keeping what each task was sent."""
+
+    def __init__(self):
+        self.sent: list[tuple] = []
+
+    def map_unordered(self, fn, calls):
+        calls = list(calls)
+        self.sent += calls
+        return super().map_unordered(fn, calls)
+
+
+def test_every_path_a_task_is_sent_is_absolute(tmp_path, monkeypatch):
+    """A worker's working folder is not the driver's (another node of a cluster): a run folder
+    and inputs given as relative paths reach every task as absolute ones."""
+    config = make_pipeline(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    executor = RecordingExecutor()
+    run_pipeline(load_pipeline(config), Path("runs/rel"), executor, log=lambda _: None)
+    jobs = [job for job, _ in executor.sent]
+    tasks = [task for _, task in executor.sent]
+    assert len(tasks) > 3
+    dirs = [d for job in jobs for d in (job.out_dir, job.kept_dir, job.rejected_dir, job.state_dir)]
+    paths = dirs + [t.input_path for t in tasks] + [f.path for t in tasks for f in t.inputs]
+    assert [p for p in paths if not Path(p).is_absolute()] == []
+    job = standalone_job(REGISTRY["dedup"], {}, Path("dd"), flat=True)
+    assert all(Path(d).is_absolute() for d in (job.out_dir, job.kept_dir, job.state_dir))
