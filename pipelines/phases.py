@@ -162,7 +162,6 @@ class PhaseDriver:
         self.log = log
         self.work = Path(job.state_dir) / WORK
         self.reused = 0
-        self.times: dict[str, float] = {}  # seconds per phase, this run
 
     def prepare(self, inputs: dict) -> None:
         """Start clean unless the work folder was made for this config and these inputs."""
@@ -183,7 +182,6 @@ class PhaseDriver:
         """Run the tasks of `phase` not already committed; their records, sorted by key.
         `on_driver` runs them in this process, one by one (a task that starts its own
         processes, such as training)."""
-        started = time.perf_counter()
         records, pending = {}, []
         for task in tasks:
             record = self._load(task)
@@ -205,7 +203,6 @@ class PhaseDriver:
                 progress(record)
         if progress:
             progress.close()
-        self.times[phase] = time.perf_counter() - started
         return [records[k] for k in sorted(records)]
 
     def run_payloads(
