@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 
@@ -16,3 +17,33 @@ def sha256_file(path: str | Path) -> str:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def stamp(path: str | Path) -> dict:
+    """A file's size and modification time, recorded next to its checksum when it is committed."""
+    st = os.stat(path)
+    return {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def committed(path: str | Path, sha256: str, recorded: dict) -> dict:
+    """What a commit record says of the file at `path`: its checksum and its `stamp`."""
+    return {**recorded, "sha256": sha256, **stamp(path)}
+
+
+def check_file(path: str | Path, entry: dict) -> str | None:
+    """None if the file at `path` is still the one `entry` (with `sha256`, and `bytes` and
+    `mtime_ns` when recorded) describes, else what is wrong with it.
+
+    A file of the recorded size and time is taken as it is, without reading it: checking a run
+    for reuse costs one stat per file, not a pass over its bytes. Readers check the checksum of
+    every part they read, so a file changed behind our back is still caught there. A file whose
+    time differs (touched, copied, or changed) is read and checked now."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "is missing"
+    if "bytes" in entry and st.st_size != entry["bytes"]:
+        return f"has changed size ({st.st_size:,} bytes, not {entry['bytes']:,})"
+    if "mtime_ns" in entry and st.st_mtime_ns == entry["mtime_ns"]:
+        return None
+    return None if sha256_file(path) == entry["sha256"] else "fails its checksum"

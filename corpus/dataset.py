@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from corpus.checksums import sha256_bytes
 from corpus.errors import CorruptPartError, DatasetError
+from corpus.idfilter import with_filter, without_filter
 from corpus.schema import empty_documents
 
 MANIFEST_NAME = "_manifest.json"
@@ -76,7 +77,10 @@ def encode_parquet(table: pa.Table, scratch: bool = False) -> bytes:
 def write_part(table: pa.Table, directory: str | Path, stem: str, scratch: bool = False):
     """Write `table` as `directory/stem.parquet` atomically and describe it. A `scratch` part
     (an intermediate file whose checksum is checked before reuse, so a damaged one is redone) is
-    compressed faster and not flushed to disk."""
+    compressed faster and not flushed to disk; any other part of documents carries a filter of
+    its ids in its footer (`idfilter`), for `corpus trace`."""
+    if not scratch and "id" in table.column_names:
+        table = with_filter(table)
     data = encode_parquet(table, scratch)
     name = stem + PART_SUFFIX
     write_bytes_atomic(Path(directory) / name, data, durable=not scratch)
@@ -108,7 +112,7 @@ def read_part_file(path: str | Path, expected_sha256: str, columns: list[str] | 
             f"file has {actual[:12]}…); the part is damaged or was changed"
         )
     try:
-        return pq.read_table(pa.BufferReader(data), columns=columns)
+        return without_filter(pq.read_table(pa.BufferReader(data), columns=columns))
     except (pa.ArrowException, OSError) as exc:
         raise DatasetError(f"{path}: not a readable Parquet part ({exc})") from None
 

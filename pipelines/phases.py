@@ -24,12 +24,14 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 
-from corpus.checksums import sha256_file
+from corpus.checksums import check_file, committed, sha256_file, stamp
 from corpus.dataset import PartInfo, read_part_file, write_json_atomic, write_part
+from pipelines.profile import merge, profile_part
 from pipelines.progress import Progress
 
 WORK = "work"  # under the stage's state folder
-WORK_FORMAT = 2  # of commit records and payloads; a work folder of another format is redone
+WORK_FORMAT = 3  # of commit records and payloads; a work folder of another format is redone
+PROFILED = ("kept", "rejected", "clusters")  # output datasets whose parts carry a profile
 
 
 class Dest(NamedTuple):
@@ -74,10 +76,11 @@ class PhaseTask:
 class PhaseOutput:
     """Where a task writes: files under its phase's folder, or parts of the output datasets."""
 
-    def __init__(self, job, task: PhaseTask, datasets: tuple[str, ...] = ("kept", "rejected")):
+    def __init__(self, job, task: PhaseTask, stage):
         self.job = job
         self.task = task
-        self.datasets = datasets  # destinations that are published datasets
+        self.stage = stage
+        self.datasets = stage.output_datasets  # destinations that are published datasets
         self.files: list[dict] = []
 
     def phase_dir(self) -> Path:
@@ -90,9 +93,10 @@ class PhaseOutput:
             return Path(self.job.rejected_dir)
         return Path(self.job.out_dir) / name
 
-    def write(self, dest: Dest, table: pa.Table) -> None:
+    def write(self, dest: Dest, table: pa.Table, texts: pa.ChunkedArray | None = None) -> None:
         """Commit `table` for `dest`: a part of an output dataset (skipped when empty) or an
-        intermediate file of this phase (written even when empty)."""
+        intermediate file of this phase (written even when empty). A part of `kept`, `rejected`
+        or `clusters` is committed with its profile (a clusters part takes its rows' `texts`)."""
         dataset = dest.index is None and dest.kind in self.datasets
         if dataset:
             directory, stem = self.output_dir(dest.kind), self.task.key
@@ -102,7 +106,12 @@ class PhaseOutput:
             directory, stem = self.phase_dir(), f"{self.task.key}.{dest}"
         directory.mkdir(parents=True, exist_ok=True)
         info = write_part(table, directory, stem, scratch=not dataset)
-        self.files.append({"dest": list(dest), "dir": str(directory), **info.to_json()})
+        entry = {"dest": list(dest), "dir": str(directory), **info.to_json()}
+        entry.update(stamp(directory / info.name))
+        if dataset and dest.kind in PROFILED:
+            rules = type(self.stage).rules(self.stage.params)
+            entry["profile"] = profile_part(table, dest.kind, stem, rules, texts)
+        self.files.append(entry)
 
     def scratch_path(self, dest: Dest, suffix: str) -> Path:
         """Where to write an intermediate file of `dest` that is not a table (raw tokens);
@@ -113,16 +122,8 @@ class PhaseOutput:
         """Record a file this task wrote completely (renamed into place): its checksum is checked
         before the task is reused, and `facts` travel with it to the tasks that read it."""
         path = Path(path)
-        self.files.append(
-            {
-                "dest": list(dest),
-                "dir": str(path.parent),
-                "name": path.name,
-                "bytes": path.stat().st_size,
-                "sha256": sha256_file(path),
-                **facts,
-            }
-        )
+        where = {"dest": list(dest), "dir": str(path.parent), "name": path.name, **facts}
+        self.files.append(committed(path, sha256_file(path), where))
 
 
 def read_files(files: list[dict], columns: list[str] | None = None) -> pa.Table | None:
@@ -138,7 +139,7 @@ def execute_phase_task(job, task: PhaseTask) -> dict:
     """Run one task of a whole-dataset stage and commit its record; returns the record."""
     start = time.perf_counter()
     stage = job.build()
-    out = PhaseOutput(job, task, stage.output_datasets)
+    out = PhaseOutput(job, task, stage)
     out.phase_dir().mkdir(parents=True, exist_ok=True)
     stats = stage.run_task(task.phase, task.payload, out) or {}
     stats["task_s"] = round(time.perf_counter() - start, 6)
@@ -162,6 +163,8 @@ class PhaseDriver:
         self.log = log
         self.work = Path(job.state_dir) / WORK
         self.reused = 0
+        # output dataset -> the merged profile of its parts, taken from records as they come in
+        self.profiles: dict[str, dict | None] = {}
 
     def prepare(self, inputs: dict) -> None:
         """Start clean unless the work folder was made for this config and these inputs."""
@@ -186,7 +189,7 @@ class PhaseDriver:
         for task in tasks:
             record = self._load(task)
             if record is not None:
-                records[task.key] = record
+                records[task.key] = self._take_profiles(record)
             else:
                 pending.append(task)
         self.reused += len(records)
@@ -198,7 +201,7 @@ class PhaseDriver:
         else:
             done = self.executor.map_unordered(execute_phase_task, [(self.job, t) for t in pending])
         for record in done:
-            records[record["key"]] = record
+            records[record["key"]] = self._take_profiles(record)
             if progress:
                 progress(record)
         if progress:
@@ -218,6 +221,13 @@ class PhaseDriver:
         tasks = [PhaseTask(phase, k, pl) for k, pl in zip(keys, payloads, strict=True)]
         return self.run(phase, tasks, show=show, on_driver=on_driver)
 
+    def _take_profiles(self, record: dict) -> dict:
+        for f in record["files"]:
+            if "profile" in f:
+                dataset = Dest(*f["dest"]).kind
+                self.profiles[dataset] = merge(self.profiles.get(dataset), f.pop("profile"))
+        return record
+
     def _load(self, task: PhaseTask) -> dict | None:
         try:
             record = json.loads((self.work / task.phase / f"{task.key}.json").read_text())
@@ -227,8 +237,9 @@ class PhaseDriver:
             return None
         for f in record["files"]:
             path = Path(f["dir"]) / f["name"]
-            if not path.is_file() or sha256_file(path) != f["sha256"]:
-                self.log(f"[{self.job.name}] {path} is missing or fails its checksum; redoing it")
+            problem = check_file(path, f)
+            if problem:
+                self.log(f"[{self.job.name}] {path} {problem}; redoing it")
                 return None
         record["reused"] = True
         return record

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from corpus.checksums import sha256_file
+from corpus.checksums import check_file, committed, sha256_file, stamp
 from corpus.dataset import (
     MANIFEST_NAME,
     Dataset,
@@ -34,7 +34,8 @@ from corpus.schema import conform
 from corpus.stage import StageResult, reason_counts, text_bytes
 from pipelines.inputs import InputFile, input_names
 from pipelines.params import parse_params
-from pipelines.phases import PhaseDriver, output_parts
+from pipelines.phases import PROFILED, PhaseDriver, output_parts
+from pipelines.profile import merge, profile_part
 from pipelines.progress import Progress
 from pipelines.stages import (
     FilesStage,
@@ -177,21 +178,23 @@ def _read_source(job: StageJob, stage: SourceStage, task: Task) -> dict:
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     stage.scratch_dir = scratch
+    profiles: dict = {}
     try:
         for i, result in enumerate(stage.read_group(inputs)):
-            _write_result(job, result, f"{task.key}-{i:04d}", kept, rejected)
+            _write_result(job, stage, result, f"{task.key}-{i:04d}", kept, rejected, profiles)
             merge_stats(stats, _result_stats(result, None))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return {"kept": kept, "rejected": rejected, "stats": stats}
+    return {"kept": kept, "rejected": rejected, "stats": stats, "profiles": profiles}
 
 
 def _map_part(job: StageJob, stage: MapStage, task: Task) -> dict:
     table = read_part_file(task.input_path, task.fingerprint)
     result = stage.process(table)
-    kept, rejected = [], []
-    _write_result(job, result, task.key, kept, rejected)
-    return {"kept": kept, "rejected": rejected, "stats": _result_stats(result, table)}
+    kept, rejected, profiles = [], [], {}
+    _write_result(job, stage, result, task.key, kept, rejected, profiles)
+    stats = _result_stats(result, table)
+    return {"kept": kept, "rejected": rejected, "stats": stats, "profiles": profiles}
 
 
 def _sink_part(job: StageJob, stage: SinkStage, task: Task) -> dict:
@@ -203,16 +206,32 @@ def _sink_part(job: StageJob, stage: SinkStage, task: Task) -> dict:
     tmp.replace(fragment)
     n, b = table.num_rows, text_bytes(table)
     return {
-        "fragment": {"name": fragment.name, "sha256": sha256_file(fragment)},
+        "fragment": committed(fragment, sha256_file(fragment), {"name": fragment.name}),
         "stats": {"docs_in": n, "bytes_in": b, "docs_out": n, "bytes_out": b},
     }
 
 
-def _write_result(job: StageJob, result: StageResult, stem: str, kept: list, rejected: list):
-    if result.kept.num_rows:
-        kept.append(write_part(conform(result.kept), job.kept_dir, stem).to_json())
-    if result.rejected.num_rows:
-        rejected.append(write_part(result.rejected, job.rejected_dir, stem).to_json())
+def _write_result(
+    job: StageJob,
+    stage: Stage,
+    result: StageResult,
+    stem: str,
+    kept: list,
+    rejected: list,
+    profiles: dict,
+) -> None:
+    """Write a result's parts, list them in `kept` and `rejected`, and merge their profiles
+    into `profiles`."""
+    rules = type(stage).rules(stage.params)
+    for name, table, listed, directory in (
+        ("kept", conform(result.kept), kept, job.kept_dir),
+        ("rejected", result.rejected, rejected, job.rejected_dir),
+    ):
+        if table.num_rows:
+            info = write_part(table, directory, stem)
+            listed.append({**info.to_json(), **stamp(Path(directory) / info.name)})
+            profile = profile_part(table, name, stem, rules)
+            profiles[name] = merge(profiles.get(name), profile)
 
 
 def _result_stats(result: StageResult, table: pa.Table | None) -> dict:
@@ -243,16 +262,13 @@ def reusable(job: StageJob, task: Task, record: dict | None, base: dict[str, Pat
         return "config changed"
     if record.get("fingerprint") != task.fingerprint:
         return "input changed"
-    for kind in ("kept", "rejected"):
-        for part in record.get(kind, []):
-            path = base[kind] / part["name"]
-            if not path.is_file() or sha256_file(path) != part["sha256"]:
-                return f"output {path} is missing or fails its checksum"
-    fragment = record.get("fragment")
-    if fragment:
-        path = base["fragment"] / fragment["name"]
-        if not path.is_file() or sha256_file(path) != fragment["sha256"]:
-            return f"output {path} is missing or fails its checksum"
+    outputs = [(base[kind], part) for kind in ("kept", "rejected") for part in record.get(kind, [])]
+    if record.get("fragment"):
+        outputs.append((base["fragment"], record["fragment"]))
+    for directory, entry in outputs:
+        problem = check_file(directory / entry["name"], entry)
+        if problem:
+            return f"output {directory / entry['name']} {problem}"
     return None
 
 
@@ -290,11 +306,12 @@ def run_stage(
         return _outcome(job, stage, records, len(tasks), start)
 
     records, pending = {}, []
+    profiles = Profiles()
     for task in tasks:
         record = load_record(state_dir, task.key)
         problem = reusable(job, task, record, base)
         if problem is None:
-            records[task.key] = record
+            records[task.key] = profiles.take(record)
         else:
             if problem.startswith("output"):
                 log(f"[{job.name}] {task.key}: {problem}; redoing it")
@@ -306,12 +323,12 @@ def run_stage(
     if progress:
         progress.begin(len(tasks), reused)
     for record in executor.map_unordered(execute_task, [(job, t) for t in pending]):
-        records[record["task"]] = record
+        records[record["task"]] = profiles.take(record)
         if progress:
             progress(record)
     if progress:
         progress.close()
-    _publish(job, stage, tasks, records)
+    _publish(job, stage, tasks, records, profiles.merged())
     return _outcome(job, stage, records, reused, start)
 
 
@@ -332,10 +349,7 @@ def _stage_complete(job: StageJob, tasks: list[Task], extra: dict | None = None)
         return None
     if done.get("extra_inputs", {}) != (extra or {}):
         return None
-    intact = all(
-        Path(o["path"]).is_file() and sha256_file(o["path"]) == o["sha256"]
-        for o in done.get("outputs", [])
-    )
+    intact = all(check_file(o["path"], o) is None for o in done.get("outputs", []))
     return done if intact else None
 
 
@@ -371,11 +385,13 @@ def run_global(
         parts = output_parts(final, name)
         _remove_stale(directory, {p.name for p in parts})
         write_manifest(directory, parts)
-        outputs += [{"path": str(directory / p.name), "sha256": p.sha256} for p in parts]
+        outputs += [output_entry(directory / p.name, p.sha256) for p in parts]
     for path in stage.publish(final, Path(job.out_dir)):
-        outputs.append({"path": str(path), "sha256": sha256_file(path)})
+        outputs.append(output_entry(path))
     reused = sum(1 for r in final if r.get("reused"))
+    profiles = {name: driver.profiles.get(name) for name in dirs if name in PROFILED}
     record = {**plan, "extra_inputs": extra, "outputs": outputs, "stats": stats}
+    record["profiles"] = profiles
     write_json_atomic(Path(job.state_dir) / STAGE_RECORD, record)
     driver.cleanup()
     for stale in Path(job.state_dir).glob("*.json"):
@@ -402,7 +418,7 @@ def run_files(job: StageJob, stage: FilesStage, executor, log, start: float) -> 
     state_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(state_dir / PLAN_RECORD, plan)
     files, stats = stage.make(Path(job.out_dir), executor, log)
-    outputs = [{"path": str(p), "sha256": sha256_file(p)} for p in files]
+    outputs = [output_entry(p) for p in files]
     write_json_atomic(state_dir / STAGE_RECORD, {**plan, "outputs": outputs, "stats": stats})
     return StageOutcome(job.name, stage.kind, 1, 0, time.perf_counter() - start, stats)
 
@@ -413,7 +429,31 @@ def stage_files(state_dir: Path) -> list[Path]:
     return [Path(o["path"]) for o in done["outputs"]]
 
 
-def _publish(job: StageJob, stage: Stage, tasks: list[Task], records: dict[str, dict]) -> None:
+class Profiles:
+    """The profiles of a stage's kept and rejected parts, merged as its tasks' records come in
+    (a record keeps none of it, so the driver holds one merged profile, not one per task)."""
+
+    def __init__(self):
+        self.total: dict[str, dict | None] = {"kept": None, "rejected": None}
+        self.complete = True
+
+    def take(self, record: dict) -> dict:
+        found = record.pop("profiles", None)
+        if found is None:  # committed by a version that made no profiles
+            self.complete = False
+        else:
+            for kind in self.total:
+                self.total[kind] = merge(self.total[kind], found.get(kind))
+        return record
+
+    def merged(self) -> dict | None:
+        """The stage's profiles, or None when a task made none (the report reads the parts)."""
+        return self.total if self.complete else None
+
+
+def _publish(
+    job: StageJob, stage: Stage, tasks: list[Task], records: dict[str, dict], profiles
+) -> None:
     """Write the manifests (or a sink's outputs), drop stale files, and record the stage done."""
     state_dir = Path(job.state_dir)
     keep_names = {f"{t.key}.json" for t in tasks} | {STAGE_RECORD, PLAN_RECORD}
@@ -421,9 +461,7 @@ def _publish(job: StageJob, stage: Stage, tasks: list[Task], records: dict[str, 
     if isinstance(stage, SinkStage):
         fragments = [job.fragments_dir / records[t.key]["fragment"]["name"] for t in tasks]
         stage.finish(fragments, Path(job.out_dir))
-        outputs = [
-            {"path": str(p), "sha256": sha256_file(p)} for p in stage.outputs(Path(job.out_dir))
-        ]
+        outputs = [output_entry(p) for p in stage.outputs(Path(job.out_dir))]
         shutil.rmtree(job.fragments_dir, ignore_errors=True)
     else:
         for kind, directory in (("kept", job.kept_dir), ("rejected", job.rejected_dir)):
@@ -434,7 +472,10 @@ def _publish(job: StageJob, stage: Stage, tasks: list[Task], records: dict[str, 
         if stale.name not in keep_names:
             stale.unlink()
     write_json_atomic(state_dir / PLAN_RECORD, _plan(job, tasks))
-    write_json_atomic(state_dir / STAGE_RECORD, {**_plan(job, tasks), "outputs": outputs})
+    record = {**_plan(job, tasks), "outputs": outputs}
+    if not isinstance(stage, SinkStage):
+        record["profiles"] = profiles
+    write_json_atomic(state_dir / STAGE_RECORD, record)
 
 
 def _plan(job: StageJob, tasks: list[Task]) -> dict:
@@ -444,6 +485,11 @@ def _plan(job: StageJob, tasks: list[Task]) -> dict:
         "config_hash": job.config_hash,
         "tasks": {t.key: t.fingerprint for t in tasks},
     }
+
+
+def output_entry(path: Path, sha256: str | None = None) -> dict:
+    """A stage record's line for an output file: path, checksum, size and time."""
+    return committed(path, sha256 or sha256_file(path), {"path": str(path)})
 
 
 def _remove_stale(directory: Path, keep: set[str]) -> None:

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,37 @@ def test_a_rerun_reuses_every_committed_part(tmp_path):
     assert snapshot(tmp_path / "run") == before
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes  # nothing rewritten
     assert [s["docs_out"] for s in second["stages"]] == [s["docs_out"] for s in first["stages"]]
+
+
+def test_a_rerun_checks_outputs_by_size_and_time_without_reading_them(tmp_path):
+    config = make_pipeline(tmp_path)
+    _run(config, tmp_path / "run")
+    outputs = [
+        p
+        for p in (tmp_path / "run").rglob("*")
+        if p.is_file()
+        and p.relative_to(tmp_path / "run").parts[0] not in ("_state", "report")
+        and p.name != "_manifest.json"
+    ]
+    assert len(outputs) > 10
+    for path in outputs:  # garbage of the same size and time: a check that read them would fail
+        st = path.stat()
+        path.write_bytes(bytes(st.st_size))
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    garbage = snapshot(tmp_path / "run")
+    report, lines = _run(config, tmp_path / "run")
+    assert all(s["reused"] == s["tasks"] for s in report["stages"]), lines
+    assert snapshot(tmp_path / "run") == garbage
+
+
+def test_a_touched_but_unchanged_part_is_checked_and_reused(tmp_path):
+    config = make_pipeline(tmp_path)
+    _run(config, tmp_path / "run")
+    part = sorted((tmp_path / "run" / "import" / "kept").glob("part-*.parquet"))[0]
+    os.utime(part)  # a copy or a touch: the time differs, the bytes do not
+    report, lines = _run(config, tmp_path / "run")
+    assert all(s["reused"] == s["tasks"] for s in report["stages"])
+    assert not any("redoing" in line for line in lines)
 
 
 def test_a_changed_stage_config_redoes_that_stage_and_those_after(tmp_path):

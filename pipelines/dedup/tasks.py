@@ -380,7 +380,7 @@ def final(p: DedupParams, task: Decide, out) -> dict:
     )
     out.write(Dest("kept"), conform(result.kept))
     out.write(Dest("rejected"), rejected)
-    out.write(Dest("clusters"), clusters)
+    out.write(Dest("clusters"), clusters, texts=table.column("text"))
     if task.indexed:
         standing = np.where(kept, KEPT_SCORE, DROPPED_SCORE)
         out.write(

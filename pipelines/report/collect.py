@@ -1,6 +1,7 @@
 """What `corpus report RUN` gathers about a run, read from its folder.
 
-It gathers, from the run's datasets and records alone:
+It gathers, from the run's records alone (each stage's record holds the profiles its tasks made of
+the parts they wrote, merged: `pipelines/profile.py`), so its memory does not grow with the run:
 - the funnel: documents, bytes and tokens after each stage, per source (tokens are counted at the
   shard stage and estimated before it from each source's bytes per token);
 - why documents were dropped: per stage and reason, counts and shares, a few real rejected
@@ -9,69 +10,82 @@ It gathers, from the run's datasets and records alone:
   lengths, language shares, dedup cluster sizes with two clusters side by side, tokenizer
   fertility per source, tokens per shard;
 - run facts: config, versions, seeds, wall time and docs/s per stage.
+A stage recorded by a version that made no profiles is profiled here, one part at a time.
 `write_report` (in `__init__`) writes `report.json` and one self-contained `index.html`
 (`render.py`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from corpus.dataset import MANIFEST_NAME, Dataset
+from corpus.dataset import MANIFEST_NAME, PART_SUFFIX, Dataset
 from corpus.errors import CorpusError
 from corpus.schema import SOURCES
 from corpus.shards import MANIFEST as SHARDS_MANIFEST
 from filters.rules import Rule
 from pipelines.params import ConfigError, parse_params
+from pipelines.phases import PROFILED
+from pipelines.profile import histogram, in_order, merge, merge_sketches, profile_part
+from pipelines.runner import STAGE_RECORD
 from pipelines.stages import stage_class
 
-SAMPLES = 5  # documents shown per drop reason, and kept near its threshold
-EXCERPT = 400  # characters of each shown document
 BINS = 30
-NOT_SCORES = {"id", "text", "source", "url", "title", "author", "date", "meta", "reason", "error"}
 
 
 def dataset_at(path: Path) -> Dataset | None:
     return Dataset(path) if (path / MANIFEST_NAME).is_file() else None
 
 
-def _read(ds: Dataset | None) -> pa.Table | None:
-    if ds is None or not ds.parts:
-        return None
-    return pa.concat_tables(list(ds.tables()), promote_options="permissive")
-
-
-def _per_source(table: pa.Table | None) -> dict[str, dict]:
-    """Documents and text bytes per source."""
-    out: dict[str, dict] = {}
-    if table is None or table.num_rows == 0:
-        return out
-    sizes = pc.binary_length(table.column("text")).to_numpy(zero_copy_only=False)
-    sources = np.array(table.column("source").to_pylist(), dtype=object)
-    for s in sorted(set(sources.tolist())):
-        mask = sources == s
-        out[s] = {"docs": int(mask.sum()), "bytes": int(sizes[mask].sum())}
+def stage_profiles(run_dir: Path, name: str, rules: list[Rule]) -> dict[str, dict | None]:
+    """The profiles of stage `name`'s kept, rejected and clusters datasets: merged by the run
+    into the stage's record, or, for a stage recorded by a version that made none, made here one
+    part at a time. None for a dataset that is absent or has no parts."""
+    try:
+        record = json.loads((run_dir / "_state" / name / STAGE_RECORD).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        record = {}
+    recorded = record.get("profiles") or {}
+    out: dict[str, dict | None] = {}
+    for kind in PROFILED:
+        dataset = dataset_at(run_dir / name / kind)
+        if dataset is None or not dataset.parts:
+            out[kind] = None
+        elif kind in recorded and (recorded[kind] or {}).get("rows") == dataset.num_rows:
+            out[kind] = recorded[kind]
+        else:
+            out[kind] = _profile_parts(run_dir / name, kind, dataset, rules)
     return out
 
 
-def excerpt(text: str | None) -> str:
-    text = text or ""
-    return text if len(text) <= EXCERPT else text[:EXCERPT] + "…"
+def _profile_parts(folder: Path, kind: str, dataset: Dataset, rules: list[Rule]) -> dict | None:
+    total = None
+    for part in dataset.parts:
+        table = dataset.read_part(part)
+        stem = part.name.removesuffix(PART_SUFFIX)
+        texts = _texts_of(folder, part.name, table) if kind == "clusters" else None
+        total = merge(total, profile_part(table, kind, stem, rules, texts))
+    return total
 
 
-def _spread(ids: list[str], k: int) -> list[int]:
-    """k row numbers spread over the rows by a hash of the id (the same ones every time)."""
-    keyed = sorted(
-        range(len(ids)), key=lambda i: hashlib.blake2b(ids[i].encode(), digest_size=8).digest()
+def _texts_of(folder: Path, part_name: str, clusters: pa.Table) -> pa.ChunkedArray:
+    """The texts of a clusters part's documents, from the kept and rejected parts of its name
+    (one task wrote the three)."""
+    texts: dict[str, str] = {}
+    for kind in ("kept", "rejected"):
+        ds = dataset_at(folder / kind)
+        for part in ds.parts if ds else []:
+            if part.name == part_name:
+                t = ds.read_part(part, ["id", "text"])
+                texts.update(
+                    zip(t.column("id").to_pylist(), t.column("text").to_pylist(), strict=True)
+                )
+    return pa.chunked_array(
+        [[texts.get(i) for i in clusters.column("id").to_pylist()]], pa.string()
     )
-    return sorted(keyed[:k])
 
 
 def _stage_rules(stage_type: str, params: dict) -> list[Rule]:
@@ -95,25 +109,6 @@ def _thresholds_by_column(rules: list[Rule], columns: list[str]) -> dict[str, li
                     {"param": rule.param, "value": value, "kind": kind, "reason": rule.name}
                 )
     return found
-
-
-def _histogram(values: np.ndarray, thresholds: list[dict]) -> dict | None:
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return None
-    lo, hi = float(values.min()), float(values.max())
-    for t in thresholds:
-        lo, hi = min(lo, t["value"]), max(hi, t["value"])
-    if hi == lo:
-        hi = lo + 1.0
-    counts, edges = np.histogram(values, bins=BINS, range=(lo, hi))
-    return {
-        "edges": [round(float(e), 6) for e in edges],
-        "counts": counts.tolist(),
-        "n": int(len(values)),
-        "mean": round(float(values.mean()), 6),
-        "thresholds": thresholds,
-    }
 
 
 def _stage_params(pipeline: dict) -> tuple[dict, str | None]:
@@ -166,10 +161,11 @@ def collect(run_dir: str | Path) -> dict:
             "params": params.get(name),
         }
         stages.append(stage)
-        kept = _read(dataset_at(run_dir / name / "kept"))
-        rejected = _read(dataset_at(run_dir / name / "rejected"))
+        rules = _stage_rules(kind, params.get(name) or {})
+        profiles = stage_profiles(run_dir, name, rules)
+        kept, rejected = profiles["kept"], profiles["rejected"]
         if kept is not None or rejected is not None:
-            per = _per_source(kept)
+            per = {s: dict(v) for s, v in (kept or {}).get("sources", {}).items()}
             for s, v in per.items():
                 bpt = bytes_per_token.get(s)
                 v["tokens_est"] = int(v["bytes"] / bpt) if bpt else None
@@ -179,13 +175,12 @@ def collect(run_dir: str | Path) -> dict:
                 funnel.append({"stage": name, "type": kind, "sources": per, "merged": [name]})
             else:
                 funnel.append({"stage": name, "type": kind, "sources": per})
-        if rejected is not None and rejected.num_rows:
-            rules = _stage_rules(kind, params.get(name) or {})
+        if rejected is not None and rejected["rows"]:
             drops.append(_drops(run_dir, name, kept, rejected, rules))
-            if kind == "filter" or any(c.endswith("_score") for c in rejected.column_names):
+            if kind == "filter" or any(c.endswith("_score") for c in rejected["numeric"]):
                 scores.append(_scores(name, kept, rejected, rules))
-        if kind == "dedup" and dataset_at(run_dir / name / "clusters"):
-            extras["dedup"] = _clusters(run_dir / name, kept, rejected)
+        if kind == "dedup" and profiles["clusters"] is not None:
+            extras["dedup"] = _clusters(profiles["clusters"])
         if kind == "filter":
             extras.setdefault("languages", _languages(kept, rejected))
             extras.setdefault("lengths", _lengths(kept, rejected, name))
@@ -258,33 +253,26 @@ def _seeds(params: dict) -> dict:
 
 
 def _drops(run_dir: Path, name: str, kept, rejected, rules: list[Rule]) -> dict:
-    reasons = rejected.column("reason").to_pylist()
-    docs_in = rejected.num_rows + (kept.num_rows if kept is not None else 0)
-    columns = [c for c in rejected.column_names if c not in NOT_SCORES]
-    thresholds = _thresholds_by_column(rules, columns)
+    """Each drop reason of a stage: count, share, per source, a few rejected documents, and the
+    kept documents that passed closest to its threshold."""
+    docs_in = rejected["rows"] + (kept["rows"] if kept is not None else 0)
+    thresholds = _thresholds_by_column(rules, in_order(rejected["numeric"]))
     by_reason = {}
-    for reason in sorted(set(reasons), key=lambda r: (-reasons.count(r), r)):
-        rows = rejected.filter(pc.equal(rejected.column("reason"), reason))
-        ids = rows.column("id").to_pylist()
+    reasons = rejected["reasons"]
+    for reason in sorted(reasons, key=lambda r: (-reasons[r]["count"], r)):
+        found = reasons[reason]
         related = [c for c, ts in thresholds.items() if any(t["reason"] == reason for t in ts)]
-        samples = []
-        for i in _spread(ids, SAMPLES):
-            row = rows.slice(i, 1).to_pylist()[0]
-            samples.append(
-                {
-                    "id": row["id"],
-                    "source": row["source"],
-                    "excerpt": excerpt(row.get("text")),
-                    "error": row.get("error"),
-                    "scores": {c: row.get(c) for c in related},
-                    "trace": f"corpus trace {run_dir} {row['id']}",
-                }
-            )
-        near = _near_threshold(kept, related, thresholds, reason)
+        samples = [
+            {**_shown(row), "error": row["error"], "trace": f"corpus trace {run_dir} {row['id']}"}
+            for row in sorted(found["samples"], key=lambda r: r["key"][1:])  # in dataset order
+        ]
+        near = []
+        if kept is not None and related:
+            near = [_shown(row) for row in kept.get("near", {}).get(f"{reason}|{related[0]}", [])]
         by_reason[reason] = {
-            "count": len(ids),
-            "share": round(len(ids) / docs_in, 6) if docs_in else 0.0,
-            "per_source": dict(sorted(_count(rows.column("source").to_pylist()).items())),
+            "count": found["count"],
+            "share": round(found["count"] / docs_in, 6) if docs_in else 0.0,
+            "per_source": dict(sorted(found["per_source"].items())),
             "column": related[0] if related else None,
             "threshold": next(
                 (t for c in related for t in thresholds[c] if t["reason"] == reason), None
@@ -292,123 +280,51 @@ def _drops(run_dir: Path, name: str, kept, rejected, rules: list[Rule]) -> dict:
             "samples": samples,
             "kept_near_threshold": near,
         }
-    return {"stage": name, "docs_in": docs_in, "rejected": len(reasons), "reasons": by_reason}
+    return {"stage": name, "docs_in": docs_in, "rejected": rejected["rows"], "reasons": by_reason}
 
 
-def _count(values: list) -> dict:
-    out: dict = {}
-    for v in values:
-        out[v] = out.get(v, 0) + 1
-    return out
-
-
-def _near_threshold(kept, related: list[str], thresholds: dict, reason: str) -> list[dict]:
-    if kept is None or not related or related[0] not in kept.column_names:
-        return []
-    column = related[0]
-    t = next(t for t in thresholds[column] if t["reason"] == reason)
-    values = kept.column(column).to_numpy(zero_copy_only=False).astype(float)
-    distance = np.abs(values - t["value"])
-    distance[~np.isfinite(distance)] = np.inf
-    order = np.argsort(distance, kind="stable")[:SAMPLES]
-    out = []
-    for i in order.tolist():
-        if not math.isfinite(distance[i]):
-            continue
-        row = kept.slice(i, 1).to_pylist()[0]
-        out.append(
-            {
-                "id": row["id"],
-                "source": row["source"],
-                "excerpt": excerpt(row.get("text")),
-                "scores": {column: row.get(column)},
-            }
-        )
-    return out
+def _shown(row: dict) -> dict:
+    return {k: row[k] for k in ("id", "source", "excerpt", "scores")}
 
 
 def _scores(name: str, kept, rejected, rules: list[Rule]) -> dict:
-    tables = [t for t in (kept, rejected) if t is not None and t.num_rows]
-    table = pa.concat_tables(
-        [t.select([c for c in t.column_names if c != "reason" and c != "error"]) for t in tables],
-        promote_options="permissive",
-    )
-    numeric = (pa.types.is_integer, pa.types.is_floating)
-    columns = [
-        f.name for f in table.schema if f.name not in NOT_SCORES and any(t(f.type) for t in numeric)
-    ]
+    profiles = [p for p in (kept, rejected) if p is not None and p["rows"]]
+    columns: list[str] = []
+    for p in profiles:  # the kept documents' columns, then the rejected ones' others
+        columns += [c for c in in_order(p["numeric"]) if c not in columns]
     thresholds = _thresholds_by_column(rules, columns)
     histograms = {}
     for c in columns:
-        values = table.column(c).to_numpy(zero_copy_only=False).astype(float)
-        h = _histogram(values, thresholds.get(c, []))
+        merged = merge_sketches(*(p["columns"].get(c) for p in (kept or {}, rejected) if p))
+        h = histogram(merged, thresholds.get(c, []), BINS)
         if h is not None:
             histograms[c] = h
     return {"stage": name, "histograms": histograms}
 
 
 def _languages(kept, rejected) -> dict:
-    langs = []
-    for t in (kept, rejected):
-        if t is not None and "lang" in t.column_names:
-            langs += t.column("lang").to_pylist()
-    counts = _count([lang or "unknown" for lang in langs])
+    counts: dict[str, int] = {}
+    for p in (kept, rejected):
+        for lang, n in (p or {}).get("langs", {}).items():
+            counts[lang] = counts.get(lang, 0) + n
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _lengths(kept, rejected, name: str) -> dict | None:
-    sizes = []
-    for t in (kept, rejected):
-        if t is not None and t.num_rows:
-            sizes.append(pc.utf8_length(t.column("text")).to_numpy(zero_copy_only=False))
-    if not sizes:
+    merged = merge_sketches((kept or {}).get("log10_chars"), (rejected or {}).get("log10_chars"))
+    if merged is None:
         return None
-    values = np.log10(np.maximum(np.concatenate(sizes), 1).astype(float))
-    h = _histogram(values, [])
-    return {"stage": name, "log10_chars": h}
+    return {"stage": name, "log10_chars": histogram(merged, [], BINS)}
 
 
-def _clusters(folder: Path, kept, rejected) -> dict:
-    clusters = _read(dataset_at(folder / "clusters"))
-    sizes = clusters.column("size").to_numpy()
-    cluster_ids = clusters.column("cluster").to_pylist()
-    # one row per cluster: its size
-    seen: dict[str, int] = {}
-    for c, s in zip(cluster_ids, sizes.tolist(), strict=True):
-        if c is not None:
-            seen[c] = s
-    distribution = _count(list(seen.values()))
-    texts = {}
-    for t in (kept, rejected):
-        if t is not None:
-            texts.update(zip(t.column("id").to_pylist(), t.column("text").to_pylist(), strict=True))
-    examples = []
-    biggest = sorted((c for c, s in seen.items() if s > 1), key=lambda c: (-seen[c], c))[:2]
-    members: dict[str, list[dict]] = {c: [] for c in biggest}
-    if biggest:  # one pass over the table for both clusters
-        chosen = clusters.filter(pc.is_in(clusters.column("cluster"), pa.array(biggest)))
-        for r in chosen.to_pylist():
-            members[r["cluster"]].append(r)
-    for c in biggest:
-        rows = sorted(members[c], key=lambda r: (not r["kept"], r["id"]))
-        examples.append(
-            {
-                "cluster": c,
-                "size": seen[c],
-                "members": [
-                    {
-                        "id": r["id"],
-                        "kept": r["kept"],
-                        "representative": r["representative"],
-                        "excerpt": excerpt(texts.get(r["id"])),
-                    }
-                    for r in rows[:2]
-                ],
-            }
-        )
+def _clusters(profile: dict) -> dict:
+    found = profile["clusters"]
     return {
-        "clusters": len(seen),
-        "documents": int(len(sizes)),
-        "size_distribution": {str(k): v for k, v in sorted(distribution.items())},
-        "examples": examples,
+        "clusters": sum(found["sizes"].values()),
+        "documents": found["documents"],
+        "size_distribution": dict(sorted(found["sizes"].items(), key=lambda kv: int(kv[0]))),
+        "examples": [
+            {"cluster": c, "size": v["size"], "members": v["members"]}
+            for c, v in found["top"].items()
+        ],
     }

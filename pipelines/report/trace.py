@@ -1,4 +1,7 @@
-"""`corpus trace RUN DOC_ID`: one document's path through a run."""
+"""`corpus trace RUN DOC_ID`: one document's path through a run.
+
+It opens only the parts whose id filter (in the part's footer) may hold the id, so its cost is
+one footer per part plus the few parts that match, not a pass over the run."""
 
 from __future__ import annotations
 
@@ -7,15 +10,22 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from corpus.dataset import Dataset
+from corpus.dataset import Dataset, PartInfo
 from corpus.errors import CorpusError
-from pipelines.report.collect import NOT_SCORES, dataset_at, excerpt
+from corpus.idfilter import part_may_hold
+from pipelines.profile import NOT_SCORES, excerpt
+from pipelines.report.collect import dataset_at
+
+
+def _candidates(ds: Dataset | None, doc_id: str) -> list[PartInfo]:
+    """The parts of `ds` that may hold `doc_id`, by the id filter in each part's footer."""
+    if ds is None:
+        return []
+    return [p for p in ds.parts if part_may_hold(ds.path / p.name, doc_id)]
 
 
 def _find(ds: Dataset | None, doc_id: str) -> dict | None:
-    if ds is None:
-        return None
-    for part in ds.parts:
+    for part in _candidates(ds, doc_id):
         ids = ds.read_part(part, ["id"]).column("id")
         hits = pc.index(ids, doc_id).as_py()
         if hits >= 0:
@@ -83,10 +93,8 @@ def trace(run_dir: str | Path, doc_id: str) -> str:
 
 
 def _rows(ds: Dataset | None, doc_id: str) -> list[dict]:
-    if ds is None:
-        return []
     out = []
-    for part in ds.parts:
+    for part in _candidates(ds, doc_id):
         table = ds.read_part(part)
         hits = table.filter(pc.equal(table.column("id"), doc_id))
         out += hits.to_pylist()
