@@ -227,6 +227,37 @@ def open_input(path: str | Path, max_window: int = ZSTD_MAX_WINDOW) -> BinaryIO:
     return io.BufferedReader(decoder, buffer_size=READ_CHUNK)
 
 
+def open_span(path: str | Path, start: int, end: int | None) -> BinaryIO:
+    """Bytes [start, end) of an uncompressed file, read as a file of their own."""
+    raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, closed with the wrapper
+    raw.seek(start)
+    if end is None:
+        return raw
+    return io.BufferedReader(_Span(raw, end - start), buffer_size=READ_CHUNK)
+
+
+class _Span(io.RawIOBase):
+    """The next `size` bytes of `raw`, then end of file."""
+
+    def __init__(self, raw: BinaryIO, size: int):
+        self.raw, self.left = raw, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.left <= 0:
+            return 0
+        data = self.raw.read(min(len(buffer), self.left))
+        buffer[: len(data)] = data
+        self.left -= len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
 def open_output(path: str | Path) -> BinaryIO:
     """Open a file for writing, compressed by its suffix (.zst, .gz), with deterministic bytes."""
     path = Path(path)

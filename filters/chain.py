@@ -14,6 +14,7 @@ import functools
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpus.stage import StageResult, decide
 from filters.registry import FILTERS
@@ -61,8 +62,52 @@ def configured_rules(config) -> list[Rule]:
     return rules
 
 
+BATCH_BYTES = 8 << 20  # text scored at once: bounds the words, lines and paragraphs held
+
+
 def run_filters(table: pa.Table, config) -> StageResult:
-    """Score every document of `table` with each configured component, then keep or drop."""
+    """Score every document of `table` with each configured component, then keep or drop.
+
+    A part is scored in batches of about `BATCH_BYTES` of text, so a worker holds the split
+    words, lines and paragraphs of one batch, not of a whole 64 MB part; every component judges
+    each document on its own, so the result is the same."""
+    results = [_run_batch(batch, config) for batch in _batches(table)]
+    if len(results) == 1:
+        return results[0]
+    stats: dict = {}
+    for r in results:
+        _add(stats, r.stats)
+    return StageResult(
+        kept=pa.concat_tables([r.kept for r in results]),
+        rejected=pa.concat_tables([r.rejected for r in results]),
+        stats=stats,
+    )
+
+
+def _batches(table: pa.Table) -> list[pa.Table]:
+    """`table` in runs of rows of about `BATCH_BYTES` of text each (at least one row)."""
+    sizes = pc.binary_length(table.column("text")).to_numpy(zero_copy_only=False)
+    out, start, held = [], 0, 0
+    for i, size in enumerate(sizes.tolist()):
+        held += size or 0
+        if held >= BATCH_BYTES:
+            out.append(table.slice(start, i + 1 - start))
+            start, held = i + 1, 0
+    if start < table.num_rows or not out:
+        out.append(table.slice(start))
+    return out
+
+
+def _add(total: dict, more: dict) -> None:
+    """Add the counters in `more` into `total`, nested dicts too."""
+    for key, value in more.items():
+        if isinstance(value, dict):
+            _add(total.setdefault(key, {}), value)
+        else:
+            total[key] = total.get(key, 0) + value
+
+
+def _run_batch(table: pa.Table, config) -> StageResult:
     n = table.num_rows
     texts: list[str] = table.column("text").to_pylist()
     # a language identified by an earlier stage, until this one identifies it

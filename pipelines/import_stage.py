@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from corpus.compression import GZIP_MAGIC, ZSTD_MAGIC
 from corpus.sources.jsonl import read_jsonl
 from corpus.stage import StageResult
-from pipelines.inputs import expand_paths
+from pipelines.inputs import InputFile, expand_paths
 from pipelines.stages import SourceStage
 
 
@@ -33,13 +34,21 @@ class ImportJsonl(SourceStage):
     def input_files(self) -> list[Path]:
         return expand_paths(self.params.paths)
 
-    def read(self, path: Path, name: str) -> Iterator[StageResult]:
+    def split_bytes(self, path: Path) -> int | None:
+        """An uncompressed file larger than a part is read as ranges of a part's size."""
+        with open(path, "rb") as f:
+            compressed = f.read(4).startswith((GZIP_MAGIC, ZSTD_MAGIC))
+        return None if compressed else self.params.part_mb << 20
+
+    def read_group(self, inputs: list[InputFile]) -> Iterator[StageResult]:
+        (one,) = inputs
         p = self.params
         return read_jsonl(
-            path,
-            name=name,
+            one.path,
+            name=one.name,
             default_source=p.source,
             max_doc_bytes=p.max_doc_mb << 20,
             part_rows=p.part_rows,
             part_bytes=p.part_mb << 20,
+            span=(one.start, one.end, one.first_line),
         )

@@ -3,21 +3,79 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import itertools
+import json
 import os
 import typing
 from pathlib import Path
 
+from corpus.dataset import write_json_atomic
 from pipelines.params import ConfigError
 
 
 class InputFile(typing.NamedTuple):
     """One input file of a source stage and its identity in document ids: the path relative to
     the stage's inputs (`a/Posts.xml`, `b/Posts.xml`), so two files that share a base name
-    never give the same ids."""
+    never give the same ids. A big file is read as byte ranges `[start, end)` by several tasks;
+    each range starts at a line, `first_line` its number in the file."""
 
     path: Path
     name: str
+    start: int = 0
+    end: int | None = None  # None: to the end of the file
+    first_line: int = 1
+
+    @property
+    def whole(self) -> bool:
+        return self.start == 0 and self.end is None
+
+
+SCAN_BLOCK = 16 << 20
+
+
+def line_ranges(one: InputFile, every: int, cache_dir: Path | None = None) -> list[InputFile]:
+    """`one` as ranges of about `every` bytes, each starting at a line, with the number of that
+    line. Finding them reads the file once (counting newlines, at memory speed); `cache_dir`
+    keeps the answer for the same file (path, size and time), so a re-run does not read it."""
+    st = one.path.stat()
+    if st.st_size <= every:
+        return [one]
+    key = hashlib.sha256(f"{one.path}|{st.st_size}|{st.st_mtime_ns}|{every}".encode()).hexdigest()
+    cached = cache_dir / f"ranges-{key[:24]}.json" if cache_dir else None
+    if cached and cached.is_file():
+        bounds = json.loads(cached.read_text())
+    else:
+        bounds = _line_bounds(one.path, st.st_size, every)
+        if cached:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(cached, bounds)
+    out = []
+    for (start, line), (end, _) in zip(bounds, [*bounds[1:], (None, None)], strict=True):
+        out.append(InputFile(one.path, one.name, start, end, line))
+    return out
+
+
+def _line_bounds(path: Path, size: int, every: int) -> list[list[int]]:
+    """[offset, line number] of the first line at or after each multiple of `every`."""
+    bounds, lines, offset = [[0, 1]], 0, 0
+    target = every
+    with open(path, "rb") as f:
+        while target < size:
+            f.seek(target - 1)  # a line starts at `target` if the byte before ends one
+            f.readline()
+            start = f.tell()
+            if start >= size:
+                break
+            f.seek(offset)
+            while offset < start:  # count the newlines before `start`
+                block = f.read(min(SCAN_BLOCK, start - offset))
+                lines += block.count(b"\n")
+                offset += len(block)
+            if start > bounds[-1][0]:
+                bounds.append([start, lines + 1])
+            target = max(target + every, start + 1)
+    return bounds
 
 
 def input_names(paths: list[Path], root: Path | None = None) -> list[str]:

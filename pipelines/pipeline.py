@@ -135,7 +135,8 @@ def _plan_stage(st: StageSpec, run_dir: Path, hashes: dict[str, str]) -> tuple[l
         return [], ""
     if issubclass(st.cls, SourceStage):
         if not st.inputs:
-            return source_tasks(st.cls(st.params)), ""
+            cache = run_dir / "_state" / st.name / "ranges"
+            return source_tasks(st.cls(st.params), cache_dir=cache), ""
         (writer,) = st.inputs
         files = stage_files(run_dir / "_state" / writer)
         return source_tasks(st.cls(st.params), files), hashes[writer]

@@ -32,7 +32,7 @@ from corpus.dataset import (
 )
 from corpus.schema import conform
 from corpus.stage import StageResult, reason_counts, text_bytes
-from pipelines.inputs import InputFile, input_names
+from pipelines.inputs import InputFile, input_names, line_ranges
 from pipelines.params import parse_params
 from pipelines.phases import PROFILED, PhaseDriver, output_parts
 from pipelines.profile import merge, profile_part
@@ -105,18 +105,27 @@ def config_hash(stage_type: str, version: int, params: dict, upstream: str) -> s
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-def source_tasks(stage: SourceStage, files: list[Path] | None = None) -> list[Task]:
+def source_tasks(
+    stage: SourceStage, files: list[Path] | None = None, cache_dir: Path | None = None
+) -> list[Task]:
     """One task per group of input files (most often one file): the stage's own `paths`, or
-    `files` another stage wrote. Each file is named in ids by its path relative to the rest."""
+    `files` another stage wrote. Each file is named in ids by its path relative to the rest.
+    A file the stage can split (`split_bytes`) is read as line-aligned byte ranges, one task
+    each; `cache_dir` keeps where the ranges start, so a re-run does not scan the file again."""
     paths = stage.input_files() if files is None else files
     root = stage.input_root() if files is None else None
-    inputs = [InputFile(p, n) for p, n in zip(paths, input_names(paths, root), strict=True)]
+    inputs = []
+    for p, n in zip(paths, input_names(paths, root), strict=True):
+        every = stage.split_bytes(p)
+        one = InputFile(p, n)
+        inputs += line_ranges(one, every, cache_dir) if every else [one]
     tasks = []
     for i, group in enumerate(stage.group_inputs(inputs)):
         prints = []
         for one in group:
             st = one.path.stat()
-            prints.append(f"{one.path}|{one.name}|{st.st_size}|{st.st_mtime_ns}")
+            span = "" if one.whole else f"|{one.start}-{one.end if one.end is not None else ''}"
+            prints.append(f"{one.path}|{one.name}|{st.st_size}|{st.st_mtime_ns}{span}")
         tasks.append(
             Task(
                 key=f"part-{i:05d}",
@@ -173,7 +182,8 @@ def execute_task(job: StageJob, task: Task) -> dict:
 def _read_source(job: StageJob, stage: SourceStage, task: Task) -> dict:
     kept, rejected = [], []
     inputs = list(task.inputs)
-    stats = {"counters": {"input_file_bytes": sum(one.path.stat().st_size for one in inputs)}}
+    read = sum((one.end or one.path.stat().st_size) - one.start for one in inputs)
+    stats = {"counters": {"input_file_bytes": read}}
     scratch = Path(job.state_dir) / "scratch" / task.key  # inside the run, removed when done
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)

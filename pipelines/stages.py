@@ -172,6 +172,11 @@ class SourceStage(Stage):
         sit in different files (a Reddit thread's submission and its comments)."""
         return [[one] for one in inputs]
 
+    def split_bytes(self, path: Path) -> int | None:
+        """Read `path` as line-aligned byte ranges of about this many bytes, one task each, when
+        it is larger; None (the default) reads every file whole."""
+        return None
+
     def read_group(self, inputs: list[InputFile]) -> Iterator[StageResult]:
         """The documents of one group of `group_inputs`, in batches; each becomes a part."""
         (one,) = inputs

@@ -181,3 +181,19 @@ def test_bad_filter_configs_give_one_line(tmp_path):
         assert result.returncode in (1, 2), text
         assert message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_part_scored_in_batches_gives_what_one_batch_gives(tmp_path, monkeypatch):
+    import filters.chain as chain
+    from filters.chain import filter_config, run_filters
+    from pipelines.params import parse_params
+
+    table = Dataset(real_dataset(tmp_path)).read_all()
+    more = {"toxic_words": {"lists": str(LDNOOBW)}, "pii": {}}  # every default component, and more
+    config = parse_params(filter_config(), more, "test")
+    whole = run_filters(table, config)
+    monkeypatch.setattr(chain, "BATCH_BYTES", 10_000)  # batches of a few documents
+    assert len(chain._batches(table)) >= 20
+    batched = run_filters(table, config)
+    assert batched.kept.equals(whole.kept) and batched.rejected.equals(whole.rejected)
+    assert batched.stats == whole.stats and whole.rejected.num_rows > 10

@@ -119,3 +119,46 @@ def test_batches_are_bounded_by_rows(tmp_path):
     src = write_lines(tmp_path / "in.jsonl", lines)
     _, _, results = _read_all(src, part_rows=10)
     assert [r.kept.num_rows for r in results] == [10, 10, 5]
+
+
+def test_a_big_plain_file_is_read_as_ranges_that_give_what_one_reader_gives(tmp_path):
+    """4 MB of real text in one plain JSONL file, with records that name no id (their id is
+    their line number), blank lines, broken lines and one over the size limit: imported with
+    1 MB parts, it is read by several tasks on Ray, and the documents and rejections are those
+    one reader of the whole file finds."""
+    import pyarrow as pa
+
+    from corpus.dataset import Dataset
+    from samples.shared_data import real_documents
+    from tests.commands import run_corpus
+
+    docs = real_documents(1000)
+    lines = []
+    for i in range(4200):
+        _, text = docs[i % len(docs)]
+        if i % 97 == 0:
+            lines.append("")
+        elif i % 89 == 0:
+            lines.append('{"text": "broken')
+        elif i % 7 == 0:
+            lines.append(json.dumps({"text": text}))  # no id: named by its line
+        else:
+            lines.append(json.dumps({"id": f"d{i}", "text": text}))
+    lines[2000] = json.dumps({"id": "huge", "text": "x" * (2 << 20)})  # over max_doc_mb 1
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size > 4 << 20
+    out = tmp_path / "out"
+    r = run_corpus("import", path, "--out", out, "--part-mb", "1", "--max-doc-mb", "1")
+    assert r.returncode == 0, r.stderr
+    kept, rejected = Dataset(out).read_all(), Dataset(out / "_rejected").read_all()
+    assert len(Dataset(out).parts) >= 4
+    results = list(read_jsonl(path, name="big.jsonl", max_doc_bytes=1 << 20))
+    one_kept = pa.concat_tables([b.kept for b in results])
+    one_rejected = pa.concat_tables([b.rejected for b in results])
+    assert kept.column("id").to_pylist() == one_kept.column("id").to_pylist()
+    assert kept.column("text").to_pylist() == one_kept.column("text").to_pylist()
+    assert "big.jsonl:8" in kept.column("id").to_pylist()  # line 8, with no id
+    assert rejected.column("id").to_pylist() == one_rejected.column("id").to_pylist()
+    assert rejected.column("reason").to_pylist() == one_rejected.column("reason").to_pylist()
+    assert {"invalid_json", "too_large"} <= set(rejected.column("reason").to_pylist())

@@ -12,7 +12,7 @@ import pytest
 from datasketch import MinHash
 
 from filters.dedup.minhash import estimated_jaccard, shingle_hashes, signatures
-from samples.shared_data import DOLMA_FILE, SHARED_DATA
+from samples.shared_data import DOLMA_FILE, SHARED_DATA, real_documents
 
 
 def edited(text: str, rate: float, rng: random.Random) -> str:
@@ -78,3 +78,17 @@ def test_signatures_are_deterministic_and_handle_empty_and_short_texts():
     assert estimated_jaccard(a[0], a[0]) == 1.0  # two empty documents look alike
     assert estimated_jaccard(a[1], a[2]) < 0.2
     assert shingle_hashes("only three words", 5).shape == (1,)  # one shingle of all its words
+
+
+def test_word_hashes_are_the_same_in_runs_and_the_power_table_does_not_grow(monkeypatch):
+    import filters.dedup.minhash as mh
+
+    texts = [t for _, t in real_documents(1000)][:300]
+    texts.append(" ".join(texts) * 3)  # one text far longer than a run
+    whole_h, whole_c = mh.token_hashes(texts)
+    assert len(mh._POWERS[0]) == mh.CHUNK  # the long text's table was not kept
+    monkeypatch.setattr(mh, "CHUNK", 4096)  # many runs of a few texts
+    monkeypatch.setattr(mh, "_POWERS", [])
+    h, c = mh.token_hashes(texts)
+    assert np.array_equal(h, whole_h) and np.array_equal(c, whole_c)
+    assert c.sum() > 100_000 and len(mh._POWERS[0]) == 4096

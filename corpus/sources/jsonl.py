@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
-from corpus.compression import CompressedInputError, open_input
+from corpus.compression import CompressedInputError, open_input, open_span
 from corpus.schema import DOCUMENT_SCHEMA, SOURCES, conform, rejected_rows
 from corpus.sources.common import REJECT_TEXT_CHARS, Rejected, parse_date, read_lines
 from corpus.stage import StageResult
@@ -34,18 +34,22 @@ def read_jsonl(
     max_doc_bytes: int = 64 << 20,
     part_rows: int = 100_000,
     part_bytes: int = 64 << 20,
+    span: tuple[int, int | None, int] = (0, None, 1),
 ) -> Iterator[StageResult]:
-    """Yield the documents of a JSONL file (plain, gzip or zstd) in batches of bounded size."""
+    """Yield the documents of a JSONL file (plain, gzip or zstd) in batches of bounded size.
+    `span` (start, end, first line) reads only the lines of an uncompressed file that start in
+    bytes [start, end), `start` being the start of line `first line`."""
     path = Path(path)
     name = name or path.name  # the file's identity among a stage's inputs, for unnamed records
     rows: list[dict] = []
     rejects: list[dict] = []
     stats = {"lines": 0, "newlines_normalized": 0}
     batch_bytes = 0
-    lineno = 0
-    with open_input(path) as stream:
+    start, end, first_line = span
+    lineno = first_line - 1
+    with open_input(path) if span == (0, None, 1) else open_span(path, start, end) as stream:
         try:
-            for lineno, (line, size) in enumerate(read_lines(stream, max_doc_bytes), 1):
+            for lineno, (line, size) in enumerate(read_lines(stream, max_doc_bytes), first_line):
                 if size == len(line) and not line.strip():
                     continue
                 stats["lines"] += 1

@@ -94,26 +94,47 @@ def word_spans(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts[order], ends[order]
 
 
+CHUNK = 1 << 20  # code points hashed at once (one longer text is hashed on its own)
 _POWERS: list[np.ndarray] = []
 
 
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """B^(i+1) and B^-(i+1) mod 2^64 for i < n, kept for the next batch."""
-    if not _POWERS or len(_POWERS[0]) < n:
-        size = max(n, 1 << 20)
-        with np.errstate(over="ignore"):
-            _POWERS[:] = [
-                np.cumprod(np.full(size, _BASE, dtype=np.uint64)),
-                np.cumprod(np.full(size, _BASE_INV, dtype=np.uint64)),
-            ]
-    return _POWERS[0][:n], _POWERS[1][:n]
+    """B^(i+1) and B^-(i+1) mod 2^64 for i < n. The first CHUNK are made once and kept; a
+    longer table (for one text longer than that) is made for the call and let go, so what a
+    worker keeps does not grow with the longest document it has seen."""
+    size = max(n, CHUNK)
+    if size == CHUNK and _POWERS:
+        return _POWERS[0][:n], _POWERS[1][:n]
+    with np.errstate(over="ignore"):
+        table = [
+            np.cumprod(np.full(size, _BASE, dtype=np.uint64)),
+            np.cumprod(np.full(size, _BASE_INV, dtype=np.uint64)),
+        ]
+    if size == CHUNK:
+        _POWERS[:] = table
+    return table[0][:n], table[1][:n]
 
 
 def token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """A 64-bit hash of every lowercased word of every text, in one array, and each text's
     number of words; a word's hash depends on its characters only, so it is the same in every
-    batch and every process. The whole batch is one array of code points: words are found by
-    character classes and hashed by a polynomial over prefix sums, with no loop per word."""
+    batch and every process. Texts are hashed in runs of about CHUNK code points: each run is one
+    array of code points, its words found by character classes and hashed by a polynomial over
+    prefix sums, with no loop per word."""
+    runs, start, held = [], 0, 0
+    for i, t in enumerate(texts):
+        if held and held + len(t) + 1 > CHUNK:
+            runs.append(texts[start:i])
+            start, held = i, 0
+        held += len(t) + 1
+    runs.append(texts[start:])
+    if len(runs) == 1:
+        return _token_hashes(texts)
+    parts = [_token_hashes(run) for run in runs]
+    return np.concatenate([h for h, _ in parts]), np.concatenate([c for _, c in parts])
+
+
+def _token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     lowered = [t.lower() for t in texts]
     lengths = np.fromiter(map(len, lowered), dtype=np.int64, count=len(lowered))
     codes = np.frombuffer("\n".join(lowered).encode("utf-32-le", "surrogatepass"), np.uint32)
