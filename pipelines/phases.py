@@ -22,16 +22,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from corpus.checksums import check_file, committed, sha256_file, stamp
-from corpus.dataset import PartInfo, read_part_file, write_json_atomic, write_part
+from corpus.checksums import check_file, committed, sha256_bytes, sha256_file, stamp
+from corpus.dataset import (
+    PARQUET_OPTIONS,
+    PartInfo,
+    read_part_file,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_part,
+)
+from corpus.errors import CorruptPartError, DatasetError
 from pipelines.profile import merge, profile_part
 from pipelines.progress import Progress
 
 WORK = "work"  # under the stage's state folder
-WORK_FORMAT = 3  # of commit records and payloads; a work folder of another format is redone
+WORK_FORMAT = 4  # of commit records and payloads; a work folder of another format is redone
 PROFILED = ("kept", "rejected", "clusters")  # output datasets whose parts carry a profile
+GROUPS_KEY = "corpus.groups"  # a split file's footer: destination -> [first row group, count]
+GROUP_ROWS = 1 << 19  # rows of a row group of a split file
+SPLIT_OPTIONS = {
+    "compression": PARQUET_OPTIONS["compression"],
+    "compression_level": 1,
+    "write_page_checksum": True,
+}
 
 
 class Dest(NamedTuple):
@@ -56,6 +73,16 @@ class InputPart:
 def input_parts(tasks: list) -> list[InputPart]:
     """The stage's input parts, from its part tasks."""
     return [InputPart(t.input_path, t.fingerprint) for t in tasks]
+
+
+@dataclass(frozen=True)
+class ShuffleInput:
+    """One destination's rows of a shuffle: group `group` of each of the map tasks' split files
+    of one kind (`PhaseOutput.write_split`). Every reducer of a phase shares the one list of
+    files, so the driver holds O(tasks + partitions), not a file per (task, partition)."""
+
+    files: list[dict]
+    group: int
 
 
 @dataclass(frozen=True)
@@ -113,6 +140,38 @@ class PhaseOutput:
             entry["profile"] = profile_part(table, dest.kind, stem, rules, texts)
         self.files.append(entry)
 
+    def write_split(self, kind: str, table: pa.Table, target: np.ndarray) -> None:
+        """Commit the rows of `table` for destinations `Dest(kind, target[i])`, in row order, as
+        one file: a row group per destination, found through an index in its footer, so a
+        reducer reads its own rows' byte range only. Its pages carry checksums, checked as
+        they are read. Written even when empty."""
+        order = np.argsort(target, kind="stable")
+        sorted_target = target[order]
+        starts = np.flatnonzero(np.concatenate(([True], sorted_target[1:] != sorted_target[:-1])))
+        if len(order) == 0:
+            starts = starts[:0]
+        ends = np.append(starts[1:], len(order))
+        groups = {}
+        sink = pa.BufferOutputStream()
+        schema = table.schema.with_metadata(None)
+        written = 0
+        with pq.ParquetWriter(sink, schema, **SPLIT_OPTIONS) as writer:
+            for s, e in zip(starts, ends, strict=True):
+                chunks = range(s, e, GROUP_ROWS)  # a destination's rows: one or more row groups
+                groups[str(int(sorted_target[s]))] = [written, len(chunks)]
+                for c in chunks:
+                    rows = table.take(pa.array(order[c : min(c + GROUP_ROWS, e)]))
+                    writer.write_table(rows.combine_chunks(), row_group_size=GROUP_ROWS)
+                written += len(chunks)
+            writer.add_key_value_metadata({GROUPS_KEY: json.dumps(groups)})
+        data = sink.getvalue().to_pybytes()
+        directory = self.phase_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{self.task.key}.{kind}.parquet"
+        write_bytes_atomic(path, data, durable=False)
+        where = {"dest": [kind, None], "dir": str(directory), "name": path.name}
+        self.files.append(committed(path, sha256_bytes(data), {**where, "rows": table.num_rows}))
+
     def scratch_path(self, dest: Dest, suffix: str) -> Path:
         """Where to write an intermediate file of `dest` that is not a table (raw tokens);
         commit it with `commit_file` once it is written and renamed into place."""
@@ -126,13 +185,38 @@ class PhaseOutput:
         self.files.append(committed(path, sha256_file(path), where))
 
 
-def read_files(files: list[dict], columns: list[str] | None = None) -> pa.Table | None:
-    """The committed files `files` (as `files_by_dest` lists them) as one table, or None if none."""
+def read_files(
+    files: list[dict] | ShuffleInput, columns: list[str] | None = None
+) -> pa.Table | None:
+    """The committed files `files` (as `files_by_dest` lists them), or one destination's rows
+    of a shuffle, as one table; None if there are none."""
+    if isinstance(files, ShuffleInput):
+        tables = [read_group(f, files.group, columns) for f in files.files]
+        tables = [t for t in tables if t is not None and t.num_rows]
+        return pa.concat_tables(tables).combine_chunks() if tables else None
     tables = [read_part_file(Path(f["dir"]) / f["name"], f["sha256"], columns) for f in files]
     tables = [t for t in tables if t.num_rows]
     if not tables:
         return None
     return pa.concat_tables(tables).combine_chunks()
+
+
+def read_group(f: dict, group: int, columns: list[str] | None = None) -> pa.Table | None:
+    """Destination `group`'s rows of split file `f`, or None if it holds none: the footer, then
+    that row group's pages, each checked against its checksum."""
+    path = Path(f["dir"]) / f["name"]
+    try:
+        parquet = pq.ParquetFile(path, page_checksum_verification=True)
+        index = json.loads(parquet.metadata.metadata[GROUPS_KEY.encode()])
+        found = index.get(str(group))
+        if found is None:
+            return None
+        first, count = found
+        return parquet.read_row_groups(range(first, first + count), columns=columns)
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: shuffle file is missing") from None
+    except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
+        raise CorruptPartError(f"{path}: damaged shuffle file ({exc})") from None
 
 
 def execute_phase_task(job, task: PhaseTask) -> dict:
@@ -246,6 +330,11 @@ class PhaseDriver:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def shuffled(groups: dict, kind: str, group: int) -> ShuffleInput:
+    """Destination `Dest(kind, group)` of a shuffle whose split files `files_by_dest` grouped."""
+    return ShuffleInput(groups.get(Dest(kind), []), group)
 
 
 def files_by_dest(records: list[dict]) -> defaultdict[Dest, list[dict]]:

@@ -35,7 +35,15 @@ from corpus.errors import CorpusError
 from corpus.shards import MANIFEST, ShardWriter, dtype_for_vocab
 from corpus.tokenizer import load_tokenizer, tokenizer_facts
 from pipelines.params import ConfigError
-from pipelines.phases import Dest, InputPart, files_by_dest, input_parts, read_files
+from pipelines.phases import (
+    Dest,
+    InputPart,
+    ShuffleInput,
+    files_by_dest,
+    input_parts,
+    read_files,
+    shuffled,
+)
 from pipelines.shard_manifest import manifest
 from pipelines.shard_plan import (
     VAL_BITS,
@@ -79,7 +87,7 @@ class Scatter:
 class Bucket:
     """order_train, order_val: one bucket's documents, to be put in the order of their keys."""
 
-    files: list[dict]
+    files: ShuffleInput
 
 
 @dataclass(frozen=True)
@@ -170,7 +178,7 @@ class Shard(GlobalStage):
                 continue
             ordered = run(
                 f"order_{split}",
-                [Bucket(scatter[Dest(split, j)]) for j in range(buckets[split])],
+                [Bucket(shuffled(scatter, split, j)) for j in range(buckets[split])],
             )
             sizes = [r["stats"]["tokens"] for r in ordered]
             starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
@@ -358,11 +366,7 @@ class Shard(GlobalStage):
                     "length": index.column("length").take(pa.array(doc)),
                 }
             )
-            order = np.argsort(bucket, kind="stable")
-            sorted_bucket = bucket[order]
-            bounds = np.flatnonzero(np.diff(sorted_bucket)) + 1
-            for chunk in np.split(order, bounds):
-                out.write(Dest(split, int(bucket[chunk[0]])), table.take(pa.array(chunk)))
+            out.write_split(split, table, bucket)
         return stats
 
     def _task_order(self, pl: Bucket, out) -> dict:

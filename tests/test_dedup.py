@@ -6,8 +6,11 @@ from __future__ import annotations
 import itertools
 import random
 import signal
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from datasketch.lsh import _optimal_param
 
@@ -16,6 +19,7 @@ from filters.dedup.graph import components, large_star, small_star, star_labels
 from filters.dedup.keys import normalize_text
 from filters.dedup.lsh import optimal_bands
 from pipelines.executors import LocalExecutor, RayExecutor
+from pipelines.phases import Dest
 from pipelines.stages import REGISTRY
 from pipelines.standalone import run_on_dataset
 from samples.near_duplicates import jaccard, plant, planted_corpus, shingles
@@ -441,3 +445,72 @@ def test_killed_dedup_resumes_to_the_uninterrupted_result(tmp_path):
     assert kills >= 3
     whole = {k: v for k, v in snapshot(tmp_path / "whole").items() if not k.startswith("_")}
     assert whole == {k: v for k, v in snapshot(out).items() if not k.startswith("_")}
+
+
+# --- the shuffle ----------------------------------------------------------------------------
+
+
+class CountingExecutor(LocalExecutor):
+    """Runs tasks in this process, keeping each task's commit record."""
+
+    def __init__(self):
+        self.records: list[dict] = []
+        self.row_groups: list[int] = []  # of each split file, while it is there
+
+    def map_unordered(self, fn, calls):
+        for record in super().map_unordered(fn, calls):
+            self.records.append(record)
+            for f in record.get("files", []):
+                if f["dest"][1] is None and f["dest"][0] == "p":
+                    meta = pq.read_metadata(Path(f["dir"]) / f["name"])
+                    self.row_groups.append(meta.num_row_groups)
+            yield record
+
+
+def test_a_map_task_writes_one_file_per_shuffle_not_one_per_partition(tmp_path):
+    """However many partitions, each task of a shuffle commits one file per kind of output
+    (rows for every partition, a row group each), so a phase's bookkeeping is O(tasks)."""
+    write_dataset(tmp_path / "in", mixed_documents(), part_rows=23)
+    executor = CountingExecutor()
+    dedup(tmp_path / "in", tmp_path / "out", executor, partitions=16)
+    keys = [r for r in executor.records if r.get("phase") == "keys"]
+    assert len(keys) == len(Dataset(tmp_path / "in").parts) > 3
+    for r in keys:  # its shuffles (keys and signatures) and its documents' standing
+        kinds = sorted(f["dest"][0] for f in r["files"])
+        assert kinds == ["docs", "p", "s"]
+    assert max(executor.row_groups) > 8  # one file holds rows for many of the 16 partitions
+    assert max(len(r.get("files", [])) for r in executor.records) <= 4
+
+
+def test_a_reducer_reads_its_row_groups_and_a_damaged_one_is_named(tmp_path, monkeypatch):
+    import pipelines.phases
+    from corpus.errors import CorruptPartError
+    from pipelines.phases import PhaseOutput, PhaseTask, read_files, shuffled
+
+    monkeypatch.setattr(pipelines.phases, "GROUP_ROWS", 300)  # several row groups a partition
+
+    class Job:  # what PhaseOutput reads of a job
+        state_dir, config_hash = str(tmp_path), "h"
+
+    class Stage:
+        output_datasets = ("kept", "rejected")
+
+    out = PhaseOutput(Job(), PhaseTask("keys", "000003", None), Stage())
+    rng = np.random.default_rng(0)
+    target = rng.integers(0, 7, 5000)
+    table = pa.table({"v": pa.array(np.arange(5000)), "t": pa.array(target)})
+    out.write_split("p", table, target)
+    (entry,) = out.files
+    assert pq.read_metadata(Path(entry["dir"]) / entry["name"]).num_row_groups > 14
+    groups = {Dest(*entry["dest"]): [entry]}
+    for j in range(7):
+        rows = read_files(shuffled(groups, "p", j))
+        assert rows.column("v").to_pylist() == np.flatnonzero(target == j).tolist()
+    assert read_files(shuffled(groups, "p", 9)) is None  # a partition it wrote nothing to
+    path = Path(entry["dir"]) / entry["name"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside a row group's pages
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptPartError, match=entry["name"]):
+        for j in range(7):
+            read_files(shuffled(groups, "p", j))

@@ -1,12 +1,14 @@
 """The inputs of each dedup task, one dataclass per kind of task (see `pipelines/dedup/stage.py`
-for the phases). Files are listed as `files_by_dest` gives them; `partitions` is the number of
-shuffle partitions a task writes to."""
+for the phases). Files are listed as `files_by_dest` gives them, and one destination's rows of a
+shuffle as a `ShuffleInput`; `partitions` is the number of shuffle partitions a task writes to."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.phases import InputPart
+from pipelines.phases import InputPart, ShuffleInput
+
+Files = list[dict] | ShuffleInput
 
 
 @dataclass(frozen=True)
@@ -22,14 +24,14 @@ class HashIds:
 class Partition:
     """idcheck, labels, reps: one shuffle partition's rows, sent on to the input parts."""
 
-    files: list[dict]
+    files: Files
 
 
 @dataclass(frozen=True)
 class Repartition:
     """candidates, large, small: one shuffle partition's rows, shuffled again."""
 
-    files: list[dict]
+    files: Files
     partitions: int
 
 
@@ -40,7 +42,7 @@ class KeyPart:
     part: InputPart
     ordinal: int
     partitions: int
-    duplicate_ids: list[dict]  # the part's documents whose id came earlier
+    duplicate_ids: Files  # the part's documents whose id came earlier
     indexed: bool  # write the part's keys and signatures for the index, too
 
 
@@ -58,8 +60,8 @@ class KeyIndexedPart:
 class VerifyPairs:
     """verify1, verify2: a partition's candidate pairs, joined to the signatures held there."""
 
-    pairs: list[dict]
-    sigs: list[dict]
+    pairs: Files
+    sigs: Files
     partitions: int
 
 
@@ -67,7 +69,7 @@ class VerifyPairs:
 class Members:
     """members: a part's cluster labels, joined to its documents, sent to their clusters."""
 
-    labels: list[dict]
+    labels: Files
     docs: list[dict]
     partitions: int
 
@@ -79,6 +81,6 @@ class Decide:
     part: InputPart
     ordinal: int
     first_new: int  # the ordinal of this run's first part: those below are earlier runs'
-    members: list[dict]
+    members: Files
     docs: list[dict]
     indexed: bool  # write the documents' standing for the index, too

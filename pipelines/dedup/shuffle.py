@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from filters.dedup.lsh import mix64
-from pipelines.phases import Dest, read_files
+from pipelines.phases import read_files
 
 ORD_SHIFT = 32
 ROW_MASK = np.int64((1 << ORD_SHIFT) - 1)
@@ -44,15 +44,10 @@ def key_partition(k1: np.ndarray, partitions: int) -> np.ndarray:
 
 
 def write_split(out, table: pa.Table, target: np.ndarray, kind: str) -> None:
-    """Write the rows of `table` to destinations `Dest(kind, target[i])`, in row order."""
-    if table.num_rows == 0:
-        return
-    order = np.argsort(target, kind="stable")
-    sorted_target = target[order]
-    starts = np.flatnonzero(np.concatenate(([True], sorted_target[1:] != sorted_target[:-1])))
-    ends = np.append(starts[1:], len(order))
-    for s, e in zip(starts, ends, strict=True):
-        out.write(Dest(kind, int(sorted_target[s])), table.take(pa.array(order[s:e])))
+    """Write the rows of `table` to destinations `Dest(kind, target[i])`, in row order: one file
+    for all of them (read back with `shuffled`)."""
+    if table.num_rows:
+        out.write_split(kind, table, target)
 
 
 def write_edges(out, a: np.ndarray, b: np.ndarray, partitions: int, both: bool) -> None:

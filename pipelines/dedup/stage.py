@@ -35,7 +35,7 @@ from pipelines.dedup.payloads import (
 )
 from pipelines.dedup.shuffle import PAIRS, PART, PARTITION, SIGS
 from pipelines.dedup.tasks import TASKS, count
-from pipelines.phases import Dest, files_by_dest, input_parts
+from pipelines.phases import Dest, files_by_dest, input_parts, shuffled
 from pipelines.stages import GlobalStage
 
 ROWS_PER_PARTITION = 100_000  # documents per shuffle partition when `partitions` is not given
@@ -85,7 +85,7 @@ class Dedup(GlobalStage):
 
         partitions = range(n_part)
         ids = files_by_dest(run("ids", [HashIds(part, o, n_part) for o, part in new]))
-        checked = run("idcheck", [Partition(ids[Dest(PARTITION, j)]) for j in partitions])
+        checked = run("idcheck", [Partition(shuffled(ids, PARTITION, j)) for j in partitions])
         idcheck = files_by_dest(checked)
         keys = run(
             "keys",
@@ -94,7 +94,7 @@ class Dedup(GlobalStage):
                 for o, e in enumerate(earlier)
             ]
             + [
-                KeyPart(part, o, n_part, idcheck[Dest(PART, o)], indexed=bool(index))
+                KeyPart(part, o, n_part, shuffled(idcheck, PART, o), indexed=bool(index))
                 for o, part in new
             ],
             show=True,
@@ -102,7 +102,7 @@ class Dedup(GlobalStage):
         key_files = files_by_dest(keys)
         candidates = run(
             "candidates",
-            [Repartition(key_files[Dest(PARTITION, j)], n_part) for j in partitions],
+            [Repartition(shuffled(key_files, PARTITION, j), n_part) for j in partitions],
         )
         edges = verified = candidates
         if p.mode == "minhash" and p.verify:
@@ -111,7 +111,7 @@ class Dedup(GlobalStage):
                 edges = run(
                     phase,
                     [
-                        VerifyPairs(pairs[Dest(PAIRS, j)], key_files[Dest(SIGS, j)], n_part)
+                        VerifyPairs(shuffled(pairs, PAIRS, j), shuffled(key_files, SIGS, j), n_part)
                         for j in partitions
                     ],
                 )
@@ -121,7 +121,7 @@ class Dedup(GlobalStage):
             inputs = files_by_dest(edges)
             large = run(
                 f"large{rounds}",
-                [Repartition(inputs[Dest(PARTITION, j)], n_part) for j in partitions],
+                [Repartition(shuffled(inputs, PARTITION, j), n_part) for j in partitions],
             )
             if sum(r["stats"]["violations"] for r in large) == 0:
                 break
@@ -131,10 +131,10 @@ class Dedup(GlobalStage):
             stars = files_by_dest(large)
             edges = run(
                 f"small{rounds}",
-                [Repartition(stars[Dest(PARTITION, j)], n_part) for j in partitions],
+                [Repartition(shuffled(stars, PARTITION, j), n_part) for j in partitions],
             )
         labels = files_by_dest(
-            run("labels", [Partition(inputs[Dest(PARTITION, j)]) for j in partitions])
+            run("labels", [Partition(shuffled(inputs, PARTITION, j)) for j in partitions])
         )
         own = [files_by_dest([keys[o]]) for o, _ in new]  # each new part's own files
         docs = {o: index_files(e, "docs") for o, e in enumerate(earlier)}
@@ -142,19 +142,15 @@ class Dedup(GlobalStage):
         members = files_by_dest(
             run(
                 "members",
-                [
-                    Members(labels[Dest(PART, o)], docs[o], n_part)
-                    for o in ords
-                    if labels.get(Dest(PART, o))
-                ],
+                [Members(shuffled(labels, PART, o), docs[o], n_part) for o in ords],
             )
         )
-        chosen = run("reps", [Partition(members[Dest(PARTITION, j)]) for j in partitions])
+        chosen = run("reps", [Partition(shuffled(members, PARTITION, j)) for j in partitions])
         reps = files_by_dest(chosen)
         final = run(
             "final",
             [
-                Decide(part, o, first_new, reps[Dest(PART, o)], docs[o], indexed=bool(index))
+                Decide(part, o, first_new, shuffled(reps, PART, o), docs[o], indexed=bool(index))
                 for o, part in new
             ],
             keys=[t.key for t in tasks],

@@ -283,6 +283,8 @@ def labels(p: DedupParams, task: Partition, out) -> dict:
 
 def members(p: DedupParams, task: Members, out) -> dict:
     label = read_files(task.labels)
+    if label is None:  # no document of this part is in a cluster of two or more
+        return {}
     docs = read_files(task.docs)
     gid = label.column("gid").to_numpy()
     rows = pa.array(gid & ROW_MASK)
