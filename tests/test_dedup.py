@@ -467,6 +467,7 @@ class CountingExecutor(LocalExecutor):
             yield record
 
 
+@pytest.mark.shared_data
 def test_a_map_task_writes_one_file_per_shuffle_not_one_per_partition(tmp_path):
     """However many partitions, each task of a shuffle commits one file per kind of output
     (rows for every partition, a row group each), so a phase's bookkeeping is O(tasks)."""

@@ -121,6 +121,7 @@ def test_batches_are_bounded_by_rows(tmp_path):
     assert [r.kept.num_rows for r in results] == [10, 10, 5]
 
 
+@pytest.mark.shared_data
 def test_a_big_plain_file_is_read_as_ranges_that_give_what_one_reader_gives(tmp_path):
     """4 MB of real text in one plain JSONL file, with records that name no id (their id is
     their line number), blank lines, broken lines and one over the size limit: imported with

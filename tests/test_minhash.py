@@ -80,6 +80,7 @@ def test_signatures_are_deterministic_and_handle_empty_and_short_texts():
     assert shingle_hashes("only three words", 5).shape == (1,)  # one shingle of all its words
 
 
+@pytest.mark.shared_data
 def test_word_hashes_are_the_same_in_runs_and_the_power_table_does_not_grow(monkeypatch):
     import filters.dedup.minhash as mh
 

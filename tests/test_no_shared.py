@@ -28,6 +28,8 @@ NEED_SHARED_DATA = {
     "test_extract_options_and_errors",
     "test_extract_stages_in_a_pipeline",
     "test_a_rerun_reuses_every_committed_part",
+    "test_a_big_plain_file_is_read_as_ranges_that_give_what_one_reader_gives",
+    "test_word_hashes_are_the_same_in_runs_and_the_power_table_does_not_grow",
 }
 
 
