@@ -12,6 +12,8 @@ from corpus.errors import CorpusError
 from pipelines.params import ConfigError
 
 ONE_THREAD_ENV = {"RAYON_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+# what a task may hold: a 64 MB part peaks at about 1 GB in a worker (bench/scale.py)
+TASK_MEMORY = 2 << 30
 
 
 class LocalExecutor:
@@ -28,11 +30,15 @@ class LocalExecutor:
 
 
 class RayExecutor:
-    """Tasks on Ray, at most `workers` at a time; one task per part, never per document."""
+    """Tasks on Ray, at most `workers` at a time; one task per part, never per document. Each
+    task declares one CPU and `task_memory` bytes, so Ray places no more tasks on a node than
+    its memory holds."""
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, workers: int | None = None):
+    def __init__(
+        self, address: str | None = None, workers: int | None = None, task_memory: int | None = None
+    ):
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
         import ray
 
@@ -56,7 +62,16 @@ class RayExecutor:
                 where = f"the Ray cluster at {address}" if address else "a local Ray instance"
                 raise CorpusError(f"cannot start or reach {where}: {exc}") from None
             self._owns_ray = True
-        self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        resources = ray.cluster_resources()
+        self.workers = workers or max(1, int(resources.get("CPU", 1)))
+        self.task_memory = task_memory or TASK_MEMORY
+        if "memory" in resources and self.task_memory > resources["memory"]:
+            if self._owns_ray:
+                ray.shutdown()
+            raise ConfigError(
+                f"--task-memory {self.task_memory / 2**30:.1f} GiB is more than the "
+                f"{resources['memory'] / 2**30:.1f} GiB the Ray cluster has for tasks"
+            )
         self._remote: dict[Callable, object] = {}
 
     def map_unordered(self, fn: Callable, calls: Iterable[tuple]) -> Iterator:
@@ -64,7 +79,9 @@ class RayExecutor:
         remote = self._remote.get(fn)
         if remote is None:
             # retries cover a worker process that dies; a task is idempotent, so a retry is safe
-            remote = self._remote[fn] = ray.remote(num_cpus=1, max_retries=3)(fn)
+            remote = self._remote[fn] = ray.remote(
+                num_cpus=1, memory=self.task_memory, max_retries=3
+            )(fn)
         queue = list(calls)
         queue.reverse()
         in_flight: list = []
@@ -84,8 +101,13 @@ class RayExecutor:
             self._ray.shutdown()
 
 
-def make_executor(name: str, address: str | None = None, workers: int | None = None):
-    """The executor called `name`; `address` and `workers` apply to `ray`."""
+def make_executor(
+    name: str,
+    address: str | None = None,
+    workers: int | None = None,
+    task_memory: int | None = None,
+):
+    """The executor called `name`; `address`, `workers` and `task_memory` apply to `ray`."""
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     if name == "local":
@@ -93,7 +115,9 @@ def make_executor(name: str, address: str | None = None, workers: int | None = N
             raise ConfigError("--address needs --executor ray")
         if workers not in (None, 1):
             raise ConfigError("--workers needs --executor ray; local runs one task at a time")
+        if task_memory is not None:
+            raise ConfigError("--task-memory needs --executor ray")
         return LocalExecutor()
     if name == "ray":
-        return RayExecutor(address=address, workers=workers)
+        return RayExecutor(address=address, workers=workers, task_memory=task_memory)
     raise ConfigError(f"unknown executor '{name}' (use local or ray)")

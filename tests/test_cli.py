@@ -72,6 +72,11 @@ def test_export_of_a_damaged_dataset_stops_naming_the_part(tmp_path):
             ["import", "in.jsonl", "--out", "x", "--executor", "local", "--workers", "2"],
             ["--workers needs --executor ray"],
         ),
+        (
+            ["import", "in.jsonl", "--out", "x", "--executor", "local", "--task-memory", "2G"],
+            ["--task-memory needs --executor ray"],
+        ),
+        (["run", "x.yaml", "--task-memory", "lots"], ["--task-memory", "a size such as 500M"]),
     ],
 )
 def test_bad_arguments_give_one_line(tmp_path, args, needles):

@@ -251,3 +251,25 @@ def test_every_path_a_task_is_sent_is_absolute(tmp_path, monkeypatch):
     assert [p for p in paths if not Path(p).is_absolute()] == []
     job = standalone_job(REGISTRY["dedup"], {}, Path("dd"), flat=True)
     assert all(Path(d).is_absolute() for d in (job.out_dir, job.kept_dir, job.state_dir))
+
+
+def test_ray_tasks_declare_memory_so_a_node_runs_no_more_than_it_holds(ray_session):
+    total = ray_session.cluster_resources()["memory"]
+
+    def nap(i):
+        import time
+
+        start = time.monotonic()
+        time.sleep(1.0)
+        return start, time.monotonic()
+
+    def overlapping(spans):
+        (a0, a1), (b0, b1) = sorted(spans)
+        return b0 < a1
+
+    roomy = RayExecutor(workers=2, task_memory=int(total * 0.3))
+    assert overlapping(list(roomy.map_unordered(nap, [(0,), (1,)])))  # two CPUs: both at once
+    tight = RayExecutor(workers=2, task_memory=int(total * 0.6))
+    assert not overlapping(list(tight.map_unordered(nap, [(0,), (1,)])))  # memory for one
+    with pytest.raises(ConfigError, match="more than the .* GiB the Ray cluster has"):
+        RayExecutor(task_memory=int(total * 2))

@@ -95,7 +95,7 @@ def add_trainer_parsers(sub) -> None:
 def cmd_run(args) -> int:
     spec = load_pipeline(args.config)
     run_dir = Path(args.run_dir or Path("runs") / spec.name)
-    executor = make_executor(args.executor, args.address, args.workers)
+    executor = make_executor(args.executor, args.address, args.workers, args.task_memory)
     try:
         run_pipeline(spec, run_dir, executor, log=log)
     finally:

@@ -59,6 +59,14 @@ def byte_size(text: str) -> int:
     return int(value)
 
 
+def size_argument(text: str) -> int:
+    """An argparse type: `byte_size`, its complaint shown as it is."""
+    try:
+        return byte_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--executor",
@@ -68,6 +76,13 @@ def executor_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else local)")
     p.add_argument("--workers", type=positive, help="parallel tasks (default: all CPUs)")
+    p.add_argument(
+        "--task-memory",
+        type=size_argument,
+        metavar="SIZE",
+        help="memory each Ray task declares, e.g. 4G (default: 2G); a node runs no more tasks "
+        "than its memory holds",
+    )
 
 
 def log(line: str) -> None:

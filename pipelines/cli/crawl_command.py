@@ -36,7 +36,7 @@ def add_crawl_parser(sub) -> None:
 def cmd_crawl(args) -> int:
     seeds = check_seeds(read_seeds(Path(args.seeds)))  # a bad seed is bad input: exit 1
     config = CRAWL.parse(args, "corpus crawl", seeds=seeds).config()
-    executor = make_executor(args.executor, args.address, args.workers)
+    executor = make_executor(args.executor, args.address, args.workers, args.task_memory)
     try:
         summary = crawl(seeds, Path(args.out), config, executor, log=log)
     finally:

@@ -138,7 +138,7 @@ def run_stage_command(
     flat: bool = False,
 ) -> None:
     """Run stage type `cls` standalone on the executor the options choose; log its summary."""
-    executor = make_executor(args.executor, args.address, args.workers)
+    executor = make_executor(args.executor, args.address, args.workers, args.task_memory)
     try:
         progress = Progress(args.command)
         outcome = run_standalone(
