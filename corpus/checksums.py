@@ -37,13 +37,15 @@ def check_file(path: str | Path, entry: dict) -> str | None:
     A file of the recorded size and time is taken as it is, without reading it: checking a run
     for reuse costs one stat per file, not a pass over its bytes. Readers check the checksum of
     every part they read, so a file changed behind our back is still caught there. A file whose
-    time differs (touched, copied, or changed) is read and checked now."""
+    time differs (touched, copied, or changed) is read and checked now, and so is one recorded
+    with `"durable": False` (an intermediate file not flushed to disk, which a power loss could
+    leave at its size but without its bytes)."""
     try:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return "is missing"
     if "bytes" in entry and st.st_size != entry["bytes"]:
         return f"has changed size ({st.st_size:,} bytes, not {entry['bytes']:,})"
-    if "mtime_ns" in entry and st.st_mtime_ns == entry["mtime_ns"]:
+    if entry.get("durable", True) and entry.get("mtime_ns") == st.st_mtime_ns:
         return None
     return None if sha256_file(path) == entry["sha256"] else "fails its checksum"

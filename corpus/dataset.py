@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from corpus.checksums import sha256_bytes
 from corpus.errors import CorruptPartError, DatasetError
-from corpus.idfilter import with_filter, without_filter
+from corpus.idfilter import footer_entry, without_filter
 from corpus.schema import empty_documents
 
 MANIFEST_NAME = "_manifest.json"
@@ -65,12 +65,20 @@ def write_json_atomic(path: str | Path, obj: object) -> None:
     write_bytes_atomic(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
 
 
-def encode_parquet(table: pa.Table, scratch: bool = False) -> bytes:
+def encode_parquet(
+    table: pa.Table, scratch: bool = False, footer: dict[bytes, bytes] | None = None
+) -> bytes:
     """Parquet bytes for `table`: the same table always gives the same bytes. `scratch` trades
-    size for speed (zstd level 1), for intermediate files."""
+    size for speed (zstd level 1), for intermediate files; `footer` adds key-value entries to
+    the file's footer."""
     sink = pa.BufferOutputStream()
-    options = {**PARQUET_OPTIONS, "compression_level": 1} if scratch else PARQUET_OPTIONS
-    pq.write_table(table.combine_chunks(), sink, **options)
+    options = dict(PARQUET_OPTIONS, compression_level=1) if scratch else dict(PARQUET_OPTIONS)
+    table = table.combine_chunks()
+    row_group_size = options.pop("row_group_size")
+    with pq.ParquetWriter(sink, table.schema, **options) as writer:
+        writer.write_table(table, row_group_size=row_group_size)
+        if footer:
+            writer.add_key_value_metadata(footer)
     return sink.getvalue().to_pybytes()
 
 
@@ -79,9 +87,8 @@ def write_part(table: pa.Table, directory: str | Path, stem: str, scratch: bool 
     (an intermediate file whose checksum is checked before reuse, so a damaged one is redone) is
     compressed faster and not flushed to disk; any other part of documents carries a filter of
     its ids in its footer (`idfilter`), for `corpus trace`."""
-    if not scratch and "id" in table.column_names:
-        table = with_filter(table)
-    data = encode_parquet(table, scratch)
+    footer = footer_entry(table) if not scratch and "id" in table.column_names else None
+    data = encode_parquet(table, scratch, footer)
     name = stem + PART_SUFFIX
     write_bytes_atomic(Path(directory) / name, data, durable=not scratch)
     return PartInfo(name=name, rows=table.num_rows, bytes=len(data), sha256=sha256_bytes(data))

@@ -8,12 +8,15 @@ whose filter may hold the id are opened.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from corpus.errors import CorruptPartError, DatasetError
 
 KEY = b"corpus.ids.bloom"
 HASHES = 7
@@ -46,11 +49,10 @@ def may_hold(bloom: bytes, doc_id: str) -> bool:
     return bool(np.all(array[pos >> np.uint64(3)] & (1 << (pos & np.uint64(7))).astype(np.uint8)))
 
 
-def with_filter(table: pa.Table) -> pa.Table:
-    """`table` with the filter of its `id` column in its schema's metadata."""
-    metadata = dict(table.schema.metadata or {})
-    metadata[KEY] = build(table.column("id").to_pylist())
-    return table.replace_schema_metadata(metadata)
+def footer_entry(table: pa.Table) -> dict[bytes, bytes]:
+    """The Parquet footer entry holding the filter of `table`'s ids (base64: footer values are
+    text to other readers)."""
+    return {KEY: base64.b64encode(build(table.column("id").to_pylist()))}
 
 
 def without_filter(table: pa.Table) -> pa.Table:
@@ -64,6 +66,11 @@ def without_filter(table: pa.Table) -> pa.Table:
 
 def part_may_hold(path: str | Path, doc_id: str) -> bool:
     """False only if the part at `path` carries a filter and the filter rules `doc_id` out."""
-    metadata = pq.read_metadata(path).metadata or {}
+    try:
+        metadata = pq.read_metadata(path).metadata or {}
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: part is missing") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise CorruptPartError(f"{path}: not a readable Parquet part ({exc})") from None
     bloom = metadata.get(KEY)
-    return True if bloom is None else may_hold(bloom, doc_id)
+    return True if bloom is None else may_hold(base64.b64decode(bloom), doc_id)

@@ -57,25 +57,33 @@ def line_ranges(one: InputFile, every: int, cache_dir: Path | None = None) -> li
 
 
 def _line_bounds(path: Path, size: int, every: int) -> list[list[int]]:
-    """[offset, line number] of the first line at or after each multiple of `every`."""
+    """[offset, line number] of the first line at or after each multiple of `every` (a line
+    longer than `every` makes one range longer; memory is one block, however long the line)."""
     bounds, lines, offset = [[0, 1]], 0, 0
     target = every
     with open(path, "rb") as f:
         while target < size:
-            f.seek(target - 1)  # a line starts at `target` if the byte before ends one
-            f.readline()
-            start = f.tell()
-            if start >= size:
+            start = _next_line(f, target, size)  # a line starts at `target` if the byte
+            if start >= size:  # before it ends one
                 break
             f.seek(offset)
             while offset < start:  # count the newlines before `start`
                 block = f.read(min(SCAN_BLOCK, start - offset))
                 lines += block.count(b"\n")
                 offset += len(block)
-            if start > bounds[-1][0]:
-                bounds.append([start, lines + 1])
-            target = max(target + every, start + 1)
+            bounds.append([start, lines + 1])
+            target = (start // every + 1) * every
     return bounds
+
+
+def _next_line(f, target: int, size: int) -> int:
+    """The offset of the first line that starts at or after `target`."""
+    f.seek(target - 1)
+    while block := f.read(SCAN_BLOCK):
+        at = block.find(b"\n")
+        if at >= 0:
+            return f.tell() - len(block) + at + 1
+    return size
 
 
 def input_names(paths: list[Path], root: Path | None = None) -> list[str]:

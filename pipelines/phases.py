@@ -44,10 +44,12 @@ WORK_FORMAT = 4  # of commit records and payloads; a work folder of another form
 PROFILED = ("kept", "rejected", "clusters")  # output datasets whose parts carry a profile
 GROUPS_KEY = "corpus.groups"  # a split file's footer: destination -> [first row group, count]
 GROUP_ROWS = 1 << 19  # rows of a row group of a split file
+NOT_READ = ("dest", "mtime_ns", "durable", "profile")  # of a file entry: not for its readers
 SPLIT_OPTIONS = {
     "compression": PARQUET_OPTIONS["compression"],
     "compression_level": 1,
     "write_page_checksum": True,
+    "write_statistics": False,  # a footer a reducer reads whole: no column statistics in it
 }
 
 
@@ -120,10 +122,11 @@ class PhaseOutput:
             return Path(self.job.rejected_dir)
         return Path(self.job.out_dir) / name
 
-    def write(self, dest: Dest, table: pa.Table, texts: pa.ChunkedArray | None = None) -> None:
+    def write(self, dest: Dest, table: pa.Table, texts=None, counted=None) -> None:
         """Commit `table` for `dest`: a part of an output dataset (skipped when empty) or an
         intermediate file of this phase (written even when empty). A part of `kept`, `rejected`
-        or `clusters` is committed with its profile (a clusters part takes its rows' `texts`)."""
+        or `clusters` is committed with its profile (a clusters part takes its rows' `texts`,
+        and `counted`: `profile_part`)."""
         dataset = dest.index is None and dest.kind in self.datasets
         if dataset:
             directory, stem = self.output_dir(dest.kind), self.task.key
@@ -135,9 +138,11 @@ class PhaseOutput:
         info = write_part(table, directory, stem, scratch=not dataset)
         entry = {"dest": list(dest), "dir": str(directory), **info.to_json()}
         entry.update(stamp(directory / info.name))
+        if not dataset:
+            entry["durable"] = False  # not flushed: hashed before it is reused
         if dataset and dest.kind in PROFILED:
             rules = type(self.stage).rules(self.stage.params)
-            entry["profile"] = profile_part(table, dest.kind, stem, rules, texts)
+            entry["profile"] = profile_part(table, dest.kind, stem, rules, texts, counted)
         self.files.append(entry)
 
     def write_split(self, kind: str, table: pa.Table, target: np.ndarray) -> None:
@@ -150,7 +155,7 @@ class PhaseOutput:
         starts = np.flatnonzero(np.concatenate(([True], sorted_target[1:] != sorted_target[:-1])))
         if len(order) == 0:
             starts = starts[:0]
-        ends = np.append(starts[1:], len(order))
+        ends = np.append(starts[1:], len(order)) if len(starts) else starts
         groups = {}
         sink = pa.BufferOutputStream()
         schema = table.schema.with_metadata(None)
@@ -169,7 +174,7 @@ class PhaseOutput:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{self.task.key}.{kind}.parquet"
         write_bytes_atomic(path, data, durable=False)
-        where = {"dest": [kind, None], "dir": str(directory), "name": path.name}
+        where = {"dest": [kind, None], "dir": str(directory), "name": path.name, "durable": False}
         self.files.append(committed(path, sha256_bytes(data), {**where, "rows": table.num_rows}))
 
     def scratch_path(self, dest: Dest, suffix: str) -> Path:
@@ -182,6 +187,7 @@ class PhaseOutput:
         before the task is reused, and `facts` travel with it to the tasks that read it."""
         path = Path(path)
         where = {"dest": list(dest), "dir": str(path.parent), "name": path.name, **facts}
+        where["durable"] = False  # written without a flush: hashed before it is reused
         self.files.append(committed(path, sha256_file(path), where))
 
 
@@ -344,7 +350,9 @@ def files_by_dest(records: list[dict]) -> defaultdict[Dest, list[dict]]:
     groups: defaultdict[Dest, list[dict]] = defaultdict(list)
     for r in records:
         for f in r["files"]:
-            groups[Dest(*f["dest"])].append({k: v for k, v in f.items() if k != "dest"})
+            # what a reader needs, not the stamps of this copy: a task redone to the same bytes
+            # leaves the tasks that read it as they were
+            groups[Dest(*f["dest"])].append({k: v for k, v in f.items() if k not in NOT_READ})
     for files in groups.values():
         files.sort(key=lambda f: (f["dir"], f["name"]))
     return groups

@@ -31,6 +31,7 @@ from filters.rules import Rule
 
 SAMPLES = 5  # documents kept per drop reason, and kept near each threshold
 EXCERPT = 400  # characters of each shown document
+PROFILE_FORMAT = 1  # a profile of another format is not merged nor trusted: the parts are read
 KEYS = 2048  # distinct values a histogram summary holds before it rounds them
 EXACT = 53  # significant bits of a float64: not rounded
 NOT_SCORES = {"id", "text", "source", "url", "title", "author", "date", "meta", "reason", "error"}
@@ -47,21 +48,22 @@ def excerpt(text: str | None) -> str:
 
 
 def sketch(values: np.ndarray) -> dict | None:
-    """A mergeable summary of `values`' finite numbers: count, exact sum, min and max, and a
+    """A mergeable summary of `values`' finite numbers: count, sum, min and max, and a
     count per distinct value; past `KEYS` distinct values they are cut to fewer significant bits
     (16, then one less at a time) until they fit, so the summary stays small.
 
     Cutting to b bits and then to fewer is cutting to fewer at once, so merged summaries do not
     depend on the order they are merged in: tasks' profiles merge as they finish."""
     values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
+    values = values[np.isfinite(values)] + 0.0  # -0.0 is 0.0, whichever part has it
     if len(values) == 0:
         return None
     unique, counts = np.unique(values, return_counts=True)
     unique, counts, bits = _fit(unique, counts, EXACT)
     return {
         "n": int(len(values)),
-        "sum": str(Fraction(math.fsum(values))),  # exact, so merging in any order adds up
+        # the part's sum correctly rounded, added exactly to the others' (in any order)
+        "sum": str(Fraction(math.fsum(values))),
         "min": float(values.min()),
         "max": float(values.max()),
         "bits": bits,
@@ -74,7 +76,7 @@ def _rounded(values: np.ndarray, bits: int) -> np.ndarray:
     if bits >= EXACT:
         return values
     mantissa, exponent = np.frexp(values)
-    return np.ldexp(np.trunc(mantissa * 2.0**bits) / 2.0**bits, exponent)
+    return np.ldexp(np.trunc(mantissa * 2.0**bits) / 2.0**bits, exponent) + 0.0
 
 
 def _regroup(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -169,12 +171,15 @@ def profile_part(
     part: str,
     rules: list[Rule] = (),
     texts: pa.ChunkedArray | None = None,
+    counted: np.ndarray | None = None,
 ) -> dict:
     """The profile of one part `part` (its name) of dataset `dataset` of a stage dropping by
-    `rules`; a `clusters` part takes its members' `texts` (in its row order)."""
+    `rules`; a `clusters` part takes its members' `texts` (in its row order) and `counted`, the
+    one row of each cluster that counts it (default: the row whose id names the cluster)."""
+    head = {"format": PROFILE_FORMAT, "rows": table.num_rows, "parts": 1}
     if dataset == "clusters":
-        return {"rows": table.num_rows, "clusters": _clusters(table, texts, part)}
-    profile: dict = {"rows": table.num_rows, "sources": _sources(table)}
+        return {**head, "clusters": _clusters(table, texts, part, counted)}
+    profile: dict = {**head, "sources": _sources(table)}
     columns = {}
     numeric = numeric_columns(table.schema)
     for c in numeric:
@@ -269,12 +274,14 @@ def _near(table: pa.Table, rules: list[Rule], part: str) -> dict:
     return out
 
 
-def _clusters(table: pa.Table, texts: pa.ChunkedArray | None, part: str) -> dict:
+def _clusters(table: pa.Table, texts, part: str, counted: np.ndarray | None) -> dict:
     ids = table.column("id").to_pylist()
     cluster = table.column("cluster").to_pylist()
     size = table.column("size").to_pylist()
     kept = table.column("kept").to_pylist()
-    centres = [i for i in range(len(ids)) if cluster[i] is not None and cluster[i] == ids[i]]
+    if counted is None:
+        counted = np.array([c is not None and c == i for c, i in zip(cluster, ids, strict=True)])
+    centres = [i for i in np.flatnonzero(counted).tolist() if cluster[i] is not None]
     sizes = _count(str(size[i]) for i in centres)
     big = sorted({(-size[i], cluster[i]) for i in range(len(ids)) if (size[i] or 0) > 1})
     top = {}
@@ -310,7 +317,10 @@ def merge(a: dict | None, b: dict | None) -> dict | None:
     """The profile of the parts of `a` and `b` together."""
     if a is None or b is None:
         return a or b
-    out: dict = {"rows": a["rows"] + b["rows"]}
+    if a.get("format") != PROFILE_FORMAT or b.get("format") != PROFILE_FORMAT:
+        raise ValueError("profiles of another format cannot be merged")
+    out: dict = {"format": PROFILE_FORMAT, "rows": a["rows"] + b["rows"]}
+    out["parts"] = a["parts"] + b["parts"]
     if "clusters" in a or "clusters" in b:
         out["clusters"] = _merge_clusters(a.get("clusters"), b.get("clusters"))
         return out

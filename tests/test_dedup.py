@@ -4,6 +4,7 @@ and URL rules, keep rules, bad input, determinism across executors, the command 
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import signal
 from pathlib import Path
@@ -408,6 +409,12 @@ def test_index_dedups_a_new_dataset_against_earlier_runs(tmp_path):
     assert sum(r["kept"] for r in incremental.values()) < sum(r["kept"] for r in alone.values())
     errors = Dataset(tmp_path / "out-b" / "rejected").read_all(["error"]).column("error")
     assert any("earlier run" in e for e in errors.to_pylist())
+    # the report counts each cluster once, also one named by an earlier run's document
+    record = json.loads((tmp_path / "out-b" / "_state" / "_stage.json").read_text())
+    sizes = record["profiles"]["clusters"]["clusters"]["sizes"]
+    clusters = {r["cluster"] for r in incremental.values() if r["cluster"] is not None}
+    assert any(c not in incremental for c in clusters)  # named by an earlier document
+    assert sum(sizes.values()) == len(clusters)
     before = snapshot(tmp_path / "out-b")
     res = run_corpus(
         "dedup", tmp_path / "b", "--out", tmp_path / "out-b", "--keep", "first",

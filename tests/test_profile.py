@@ -251,3 +251,29 @@ def test_merged_histograms_do_not_depend_on_the_order_of_merging():
     assert sum(h["counts"]) == len(values)
     assert np.abs(np.array(h["counts"]) - exact).sum() <= len(values) * 0.005
     assert h["mean"] == round(float(values.mean()), 6)
+
+
+def test_a_stage_that_rejects_everything_has_a_report(tmp_path):
+    require_shared_data()
+    write_pydoc_sample(tmp_path / "input")
+    config = tmp_path / "all.yaml"
+    config.write_text(
+        f"""
+name: all
+stages:
+  - stage: import_jsonl
+    name: import
+    paths: ["{tmp_path}/input/*.jsonl.zst"]
+  - stage: filter
+    name: quality
+    gopher_quality: {{min_words: 1000000}}
+"""
+    )
+    run = tmp_path / "run"
+    r = run_corpus("run", config, "--run-dir", run, "--executor", "local")
+    assert r.returncode == 0, r.stderr
+    data = json.loads((run / "report" / "report.json").read_text())
+    (drop,) = [d for d in data["drops"] if d["stage"] == "quality"]
+    assert drop["rejected"] == drop["docs_in"] == Dataset(run / "import" / "kept").num_rows
+    histograms = next(s for s in data["scores"] if s["stage"] == "quality")["histograms"]
+    assert histograms["gopher_words"]["n"] == drop["docs_in"]

@@ -25,6 +25,7 @@ class Partition:
     """idcheck, labels, reps: one shuffle partition's rows, sent on to the input parts."""
 
     files: Files
+    first_new: int = 0  # reps: the ordinal of this run's first part (earlier runs' come first)
 
 
 @dataclass(frozen=True)

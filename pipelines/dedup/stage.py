@@ -145,7 +145,9 @@ class Dedup(GlobalStage):
                 [Members(shuffled(labels, PART, o), docs[o], n_part) for o in ords],
             )
         )
-        chosen = run("reps", [Partition(shuffled(members, PARTITION, j)) for j in partitions])
+        chosen = run(
+            "reps", [Partition(shuffled(members, PARTITION, j), first_new) for j in partitions]
+        )
         reps = files_by_dest(chosen)
         final = run(
             "final",

@@ -317,6 +317,10 @@ def representatives(p: DedupParams, task: Partition, out) -> dict:
     centre = np.flatnonzero(gid == cluster)
     centre_of_group = np.empty(len(starts), dtype=np.int64)
     centre_of_group[group[centre]] = centre
+    # the row that counts its cluster in the report: the member of this run with the smallest
+    # number (the centre may be an earlier run's document, in the index)
+    mine = np.where(ordinal_of(gid) >= task.first_new, gid, np.iinfo(np.int64).max)
+    first_mine = np.minimum.reduceat(mine, starts) if len(starts) else mine[:0]
     result = pa.table(
         {
             "gid": pa.array(gid),
@@ -324,6 +328,7 @@ def representatives(p: DedupParams, task: Partition, out) -> dict:
             "representative": ids.take(pa.array(starts[group])),
             "rep_gid": pa.array(gid[starts][group]),
             "size": pa.array(sizes[group].astype(np.int64)),
+            "counted": pa.array(gid == first_mine[group]),
         }
     )
     write_split(out, result, ordinal_of(gid), PART)
@@ -341,6 +346,7 @@ def final(p: DedupParams, task: Decide, out) -> dict:
     ids = table.column("id")
     cluster, representative = ids, ids
     size = np.ones(n, dtype=np.int64)
+    counted = np.ones(n, dtype=bool)  # a document alone is a cluster of one, counted here
     rep_gid = gid.copy()
     chosen = read_files(task.members)
     if chosen is not None:
@@ -353,6 +359,7 @@ def final(p: DedupParams, task: Decide, out) -> dict:
         cluster = pc.if_else(mask, chosen.column("cluster").take(pa.array(at)), ids)
         representative = pc.if_else(mask, chosen.column("representative").take(pa.array(at)), ids)
         size = np.where(has, chosen.column("size").to_numpy()[at], 1)
+        counted = np.where(has, chosen.column("counted").to_numpy(zero_copy_only=False)[at], True)
         rep_gid = np.where(has, chosen.column("rep_gid").to_numpy()[at], gid)
     bad_id = status == DUPLICATE_ID
     kept = (rep_gid == gid) & ~bad_id
@@ -382,7 +389,8 @@ def final(p: DedupParams, task: Decide, out) -> dict:
     )
     out.write(Dest("kept"), conform(result.kept))
     out.write(Dest("rejected"), rejected)
-    out.write(Dest("clusters"), clusters, texts=table.column("text"))
+    counted = counted & ~bad_id
+    out.write(Dest("clusters"), clusters, texts=table.column("text"), counted=counted)
     if task.indexed:
         standing = np.where(kept, KEPT_SCORE, DROPPED_SCORE)
         out.write(

@@ -29,7 +29,14 @@ from corpus.shards import MANIFEST as SHARDS_MANIFEST
 from filters.rules import Rule
 from pipelines.params import ConfigError, parse_params
 from pipelines.phases import PROFILED
-from pipelines.profile import histogram, in_order, merge, merge_sketches, profile_part
+from pipelines.profile import (
+    PROFILE_FORMAT,
+    histogram,
+    in_order,
+    merge,
+    merge_sketches,
+    profile_part,
+)
 from pipelines.runner import STAGE_RECORD
 from pipelines.stages import stage_class
 
@@ -54,11 +61,18 @@ def stage_profiles(run_dir: Path, name: str, rules: list[Rule]) -> dict[str, dic
         dataset = dataset_at(run_dir / name / kind)
         if dataset is None or not dataset.parts:
             out[kind] = None
-        elif kind in recorded and (recorded[kind] or {}).get("rows") == dataset.num_rows:
+        elif _current(recorded.get(kind), dataset):
             out[kind] = recorded[kind]
         else:
             out[kind] = _profile_parts(run_dir / name, kind, dataset, rules)
     return out
+
+
+def _current(profile: dict | None, dataset: Dataset) -> bool:
+    """Whether a recorded profile is of this version's making and of these parts."""
+    if not profile or profile.get("format") != PROFILE_FORMAT:
+        return False
+    return profile["rows"] == dataset.num_rows and profile.get("parts") == len(dataset.parts)
 
 
 def _profile_parts(folder: Path, kind: str, dataset: Dataset, rules: list[Rule]) -> dict | None:
@@ -295,7 +309,9 @@ def _scores(name: str, kept, rejected, rules: list[Rule]) -> dict:
     thresholds = _thresholds_by_column(rules, columns)
     histograms = {}
     for c in columns:
-        merged = merge_sketches(*(p["columns"].get(c) for p in (kept or {}, rejected) if p))
+        merged = None
+        for p in profiles:
+            merged = merge_sketches(merged, p["columns"].get(c))
         h = histogram(merged, thresholds.get(c, []), BINS)
         if h is not None:
             histograms[c] = h
