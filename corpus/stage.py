@@ -34,6 +34,16 @@ def decide(table: pa.Table, reasons: Sequence[str | None] | pa.Array) -> StageRe
     return StageResult(kept=kept, rejected=rejected)
 
 
+def add_counters(total: dict, more: dict) -> dict:
+    """Add the counters in `more` into `total`, nested dicts too; returns `total`."""
+    for key, value in more.items():
+        if isinstance(value, dict):
+            add_counters(total.setdefault(key, {}), value)
+        else:
+            total[key] = total.get(key, 0) + value
+    return total
+
+
 def text_bytes(table: pa.Table) -> int:
     """UTF-8 bytes of the `text` column."""
     if table.num_rows == 0 or "text" not in table.column_names:

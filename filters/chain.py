@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus.stage import StageResult, decide
+from corpus.stage import StageResult, add_counters, decide
 from filters.registry import FILTERS
 from filters.rules import Rule
 from filters.spec import FilterSpec
@@ -76,7 +76,7 @@ def run_filters(table: pa.Table, config) -> StageResult:
         return results[0]
     stats: dict = {}
     for r in results:
-        _add(stats, r.stats)
+        add_counters(stats, r.stats)
     return StageResult(
         kept=pa.concat_tables([r.kept for r in results]),
         rejected=pa.concat_tables([r.rejected for r in results]),
@@ -96,15 +96,6 @@ def _batches(table: pa.Table) -> list[pa.Table]:
     if start < table.num_rows or not out:
         out.append(table.slice(start))
     return out
-
-
-def _add(total: dict, more: dict) -> None:
-    """Add the counters in `more` into `total`, nested dicts too."""
-    for key, value in more.items():
-        if isinstance(value, dict):
-            _add(total.setdefault(key, {}), value)
-        else:
-            total[key] = total.get(key, 0) + value
 
 
 def _run_batch(table: pa.Table, config) -> StageResult:

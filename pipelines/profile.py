@@ -226,25 +226,24 @@ def _reasons(table: pa.Table, rules: list[Rule], part: str) -> dict:
         rows = np.flatnonzero(reasons == reason)
         keyed = sorted(rows.tolist(), key=lambda i: (_hash(ids[i]), i))[:SAMPLES]
         related = related_by_reason.get(reason, [])
-        samples = []
-        for i in keyed:
-            row = table.slice(i, 1).to_pylist()[0]
-            samples.append(
-                {
-                    "key": [_hash(ids[i]), part, i],
-                    "id": row["id"],
-                    "source": row["source"],
-                    "excerpt": excerpt(row.get("text")),
-                    "error": row.get("error"),
-                    "scores": {c: row.get(c) for c in related},
-                }
-            )
+        samples = [_shown(table, i, [_hash(ids[i]), part, i], related, error=True) for i in keyed]
         out[reason] = {
             "count": len(rows),
             "per_source": _count(sources[i] for i in rows.tolist()),
             "samples": samples,
         }
     return out
+
+
+def _shown(table: pa.Table, i: int, key: list, columns: list[str], error: bool = False) -> dict:
+    """Row `i` as the report shows it, with the `key` that orders it among the others' rows."""
+    row = table.slice(i, 1).to_pylist()[0]
+    shown = {"key": key, "id": row["id"], "source": row["source"]}
+    shown["excerpt"] = excerpt(row.get("text"))
+    if error:
+        shown["error"] = row.get("error")
+    shown["scores"] = {c: row.get(c) for c in columns}
+    return shown
 
 
 def _near(table: pa.Table, rules: list[Rule], part: str) -> dict:
@@ -258,18 +257,7 @@ def _near(table: pa.Table, rules: list[Rule], part: str) -> dict:
         distance = np.abs(values - t["value"])
         finite = np.flatnonzero(np.isfinite(distance))
         order = finite[np.argsort(distance[finite], kind="stable")[:SAMPLES]]
-        rows = []
-        for i in order.tolist():
-            row = table.slice(i, 1).to_pylist()[0]
-            rows.append(
-                {
-                    "key": [float(distance[i]), part, i],
-                    "id": row["id"],
-                    "source": row["source"],
-                    "excerpt": excerpt(row.get("text")),
-                    "scores": {column: row.get(column)},
-                }
-            )
+        rows = [_shown(table, i, [float(distance[i]), part, i], [column]) for i in order.tolist()]
         out[key] = rows
     return out
 

@@ -31,7 +31,7 @@ from corpus.dataset import (
     write_part,
 )
 from corpus.schema import conform
-from corpus.stage import StageResult, reason_counts, text_bytes
+from corpus.stage import StageResult, add_counters, reason_counts, text_bytes
 from pipelines.inputs import InputFile, input_names, line_ranges
 from pipelines.params import parse_params
 from pipelines.phases import PROFILED, PhaseDriver, output_parts
@@ -149,16 +149,6 @@ def part_tasks(dataset: Dataset, prefix: str = "") -> list[Task]:
     ]
 
 
-def merge_stats(total: dict, more: dict) -> dict:
-    """Add counters in `more` into `total`, recursively; returns `total`."""
-    for key, value in more.items():
-        if isinstance(value, dict):
-            merge_stats(total.setdefault(key, {}), value)
-        else:
-            total[key] = total.get(key, 0) + value
-    return total
-
-
 # --- one task, run by a worker -------------------------------------------------------------
 
 
@@ -192,7 +182,7 @@ def _read_source(job: StageJob, stage: SourceStage, task: Task) -> dict:
     try:
         for i, result in enumerate(stage.read_group(inputs)):
             _write_result(job, stage, result, f"{task.key}-{i:04d}", kept, rejected, profiles)
-            merge_stats(stats, _result_stats(result, None))
+            add_counters(stats, _result_stats(result, None))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return {"kept": kept, "rejected": rejected, "stats": stats, "profiles": profiles}
@@ -513,7 +503,7 @@ def _remove_stale(directory: Path, keep: set[str]) -> None:
 def _outcome(job: StageJob, stage: Stage, records: dict, reused: int, start: float) -> StageOutcome:
     stats: dict = {}
     for key in sorted(records):
-        merge_stats(stats, records[key].get("stats", {}))
+        add_counters(stats, records[key].get("stats", {}))
     return StageOutcome(
         name=job.name,
         kind=stage.kind,
