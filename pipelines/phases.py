@@ -152,10 +152,9 @@ class PhaseOutput:
         they are read. Written even when empty."""
         order = np.argsort(target, kind="stable")
         sorted_target = target[order]
-        starts = np.flatnonzero(np.concatenate(([True], sorted_target[1:] != sorted_target[:-1])))
-        if len(order) == 0:
-            starts = starts[:0]
-        ends = np.append(starts[1:], len(order)) if len(starts) else starts
+        changes = np.flatnonzero(sorted_target[1:] != sorted_target[:-1]) + 1
+        starts = np.concatenate(([0], changes)) if len(order) else changes
+        ends = np.append(starts[1:], len(order)) if len(order) else changes
         groups = {}
         sink = pa.BufferOutputStream()
         schema = table.schema.with_metadata(None)
