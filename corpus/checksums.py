@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
+
+from corpus import storage
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -12,17 +13,16 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The checksum of a file, local or on an object store."""
+    return storage.sha256(path)
 
 
 def stamp(path: str | Path) -> dict:
     """A file's size and modification time, recorded next to its checksum when it is committed."""
-    st = os.stat(path)
-    return {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+    found = storage.stat(path)
+    if found is None:
+        raise FileNotFoundError(f"{storage.show(path)}: not found")
+    return {"bytes": found[0], "mtime_ns": found[1]}
 
 
 def committed(path: str | Path, sha256: str, recorded: dict) -> dict:
@@ -40,12 +40,14 @@ def check_file(path: str | Path, entry: dict) -> str | None:
     time differs (touched, copied, or changed) is read and checked now, and so is one recorded
     with `"durable": False` (an intermediate file not flushed to disk, which a power loss could
     leave at its size but without its bytes)."""
-    try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
+    found = storage.stat(path)
+    if found is None:
         return "is missing"
-    if "bytes" in entry and st.st_size != entry["bytes"]:
-        return f"has changed size ({st.st_size:,} bytes, not {entry['bytes']:,})"
-    if entry.get("durable", True) and entry.get("mtime_ns") == st.st_mtime_ns:
+    size, mtime_ns = found
+    if "bytes" in entry and size != entry["bytes"]:
+        return f"has changed size ({size:,} bytes, not {entry['bytes']:,})"
+    # an object store's PUT is durable once it returns
+    durable = entry.get("durable", True) or storage.is_remote(path)
+    if durable and entry.get("mtime_ns") == mtime_ns:
         return None
     return None if sha256_file(path) == entry["sha256"] else "fails its checksum"

@@ -8,8 +8,6 @@ checks the checksum before it trusts a part, so a damaged part is reported, neve
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from corpus import storage
 from corpus.checksums import sha256_bytes
 from corpus.errors import CorruptPartError, DatasetError
 from corpus.idfilter import footer_entry, without_filter
@@ -48,17 +47,7 @@ class PartInfo:
 def write_bytes_atomic(path: str | Path, data: bytes, durable: bool = True) -> None:
     """Write `data` to `path` so that readers see either nothing or the whole file; `durable`
     also flushes it to disk before the rename (against power loss, not only a killed process)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    storage.write_bytes(path, data, durable)
 
 
 def write_json_atomic(path: str | Path, obj: object) -> None:
@@ -107,9 +96,9 @@ def write_manifest(directory: str | Path, parts: list[PartInfo]) -> None:
 
 def read_part_file(path: str | Path, expected_sha256: str, columns: list[str] | None = None):
     """Read one Parquet part after checking its bytes against `expected_sha256`."""
-    path = Path(path)
+    path = storage.show(path)
     try:
-        data = path.read_bytes()
+        data = storage.read_bytes(path)
     except FileNotFoundError:
         raise DatasetError(f"{path}: part is missing") from None
     actual = sha256_bytes(data)
@@ -130,20 +119,25 @@ class Dataset:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         manifest_path = self.path / MANIFEST_NAME
-        if not self.path.is_dir():
-            raise DatasetError(f"{self.path}: no such dataset folder")
-        if not manifest_path.is_file():
-            raise DatasetError(
-                f"{self.path}: not a finished dataset (no {MANIFEST_NAME}); "
-                "the stage that writes it has not completed"
-            )
+        where = storage.show(self.path)
+        if not storage.is_dir(self.path):
+            raise DatasetError(f"{where}: no such dataset folder")
         try:
-            manifest = json.loads(manifest_path.read_text())
+            text = storage.read_text(manifest_path)
+        except FileNotFoundError:
+            raise DatasetError(
+                f"{where}: not a finished dataset (no {MANIFEST_NAME}); "
+                "the stage that writes it has not completed"
+            ) from None
+        try:
+            manifest = json.loads(text)
             if manifest.get("format") != MANIFEST_FORMAT:
                 raise ValueError(f"format is {manifest.get('format')!r}, not {MANIFEST_FORMAT!r}")
             self.parts = [PartInfo.from_json(p) for p in manifest["parts"]]
         except (ValueError, KeyError, TypeError) as exc:
-            raise DatasetError(f"{manifest_path}: unreadable manifest ({exc})") from None
+            raise DatasetError(
+                f"{storage.show(manifest_path)}: unreadable manifest ({exc})"
+            ) from None
 
     @property
     def num_rows(self) -> int:

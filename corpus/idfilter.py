@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from corpus import storage
 from corpus.errors import CorruptPartError, DatasetError
 
 KEY = b"corpus.ids.bloom"
@@ -67,10 +68,13 @@ def without_filter(table: pa.Table) -> pa.Table:
 def part_may_hold(path: str | Path, doc_id: str) -> bool:
     """False only if the part at `path` carries a filter and the filter rules `doc_id` out."""
     try:
-        metadata = pq.read_metadata(path).metadata or {}
+        with storage.open_input(path) as source:
+            metadata = pq.read_metadata(source).metadata or {}
     except FileNotFoundError:
-        raise DatasetError(f"{path}: part is missing") from None
+        raise DatasetError(f"{storage.show(path)}: part is missing") from None
     except (pa.ArrowException, OSError) as exc:
-        raise CorruptPartError(f"{path}: not a readable Parquet part ({exc})") from None
+        raise CorruptPartError(
+            f"{storage.show(path)}: not a readable Parquet part ({exc})"
+        ) from None
     bloom = metadata.get(KEY)
     return True if bloom is None else may_hold(base64.b64decode(bloom), doc_id)

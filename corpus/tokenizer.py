@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from corpus import storage
 from corpus.checksums import sha256_file
 from corpus.errors import CorpusError
 
@@ -29,17 +30,21 @@ def load_tokenizer(path: str | Path):
     tokenizer encodes special-token strings inside text as ordinary text."""
     from tokenizers import Tokenizer
 
-    path = Path(path)
+    where = storage.show(path)
+    try:
+        path = storage.local_copy(path)  # one on an object store: this node's copy
+    except FileNotFoundError:
+        raise TokenizerError(f"{where}: no such tokenizer file") from None
     if not path.is_file():
-        raise TokenizerError(f"{path}: no such tokenizer file")
+        raise TokenizerError(f"{where}: no such tokenizer file")
     try:
         tok = Tokenizer.from_file(str(path))
     except Exception as exc:  # the Rust side raises a bare Exception for any parse error
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise TokenizerError(f"{path}: not a tokenizers JSON file ({first})") from None
+        raise TokenizerError(f"{where}: not a tokenizers JSON file ({first})") from None
     eot = tok.token_to_id(EOT)
     if eot is None:
-        raise TokenizerError(f"{path}: the tokenizer has no {EOT} token to separate documents")
+        raise TokenizerError(f"{where}: the tokenizer has no {EOT} token to separate documents")
     tok.encode_special_tokens = True
     return tok, eot
 
@@ -48,7 +53,7 @@ def tokenizer_facts(path: str | Path) -> dict:
     """What shards.json records of a tokenizer: its file's SHA-256, vocab size and EOT id."""
     tok, eot = load_tokenizer(path)
     return {
-        "path": str(Path(path).resolve()),
+        "path": storage.show(storage.absolute(path)),
         "sha256": sha256_file(path),
         "vocab_size": tok.get_vocab_size(with_added_tokens=True),
         "eot_id": eot,

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from corpus import storage
 from corpus.dataset import MANIFEST_NAME
 from pipelines.params import ConfigError, parse_params
 from pipelines.stages import FilesStage, SourceStage, Stage, stage_class
@@ -169,8 +170,8 @@ def _resolve_input(spec: StageSpec, ref: object, earlier: list[StageSpec], where
             )
         if any(s.name == one for s in producers):
             spec.inputs.append(one)
-        elif (Path(one) / MANIFEST_NAME).is_file():
-            spec.inputs.append(Path(one).resolve())
+        elif storage.is_file(Path(one) / MANIFEST_NAME):
+            spec.inputs.append(storage.absolute(one))
         else:
             raise ConfigError(
                 f"{where}.input: '{one}' is neither an earlier stage nor a dataset folder"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 
+from corpus import storage
 from corpus.errors import CorpusError
 from pipelines.params import ConfigError
 
@@ -79,9 +80,11 @@ class RayExecutor:
         remote = self._remote.get(fn)
         if remote is None:
             # retries cover a worker process that dies; a task is idempotent, so a retry is safe
-            remote = self._remote[fn] = ray.remote(
-                num_cpus=1, memory=self.task_memory, max_retries=3
-            )(fn)
+            options = {"num_cpus": 1, "memory": self.task_memory, "max_retries": 3}
+            reach = storage.environment()
+            if reach:  # the driver's way to the object store, for workers started without it
+                options["runtime_env"] = {"env_vars": {**ONE_THREAD_ENV, **reach}}
+            remote = self._remote[fn] = ray.remote(**options)(fn)
         queue = list(calls)
         queue.reverse()
         in_flight: list = []

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from corpus import storage
 from corpus.compression import GZIP_MAGIC, ZSTD_MAGIC
 from corpus.sources.jsonl import read_jsonl
 from corpus.stage import StageResult
@@ -35,7 +36,10 @@ class ImportJsonl(SourceStage):
         return expand_paths(self.params.paths)
 
     def split_bytes(self, path: Path) -> int | None:
-        """An uncompressed file larger than a part is read as ranges of a part's size."""
+        """An uncompressed file larger than a part is read as ranges of a part's size (one on an
+        object store is read whole)."""
+        if storage.is_remote(path):
+            return None
         with open(path, "rb") as f:
             compressed = f.read(4).startswith((GZIP_MAGIC, ZSTD_MAGIC))
         return None if compressed else self.params.part_mb << 20

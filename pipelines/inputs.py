@@ -7,9 +7,11 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import typing
 from pathlib import Path
 
+from corpus import storage
 from corpus.dataset import write_json_atomic
 from pipelines.params import ConfigError
 
@@ -38,17 +40,17 @@ def line_ranges(one: InputFile, every: int, cache_dir: Path | None = None) -> li
     """`one` as ranges of about `every` bytes, each starting at a line, with the number of that
     line. Finding them reads the file once (counting newlines, at memory speed); `cache_dir`
     keeps the answer for the same file (path, size and time), so a re-run does not read it."""
-    st = one.path.stat()
-    if st.st_size <= every:
+    size, mtime_ns = storage.stat(one.path)
+    if size <= every:
         return [one]
-    key = hashlib.sha256(f"{one.path}|{st.st_size}|{st.st_mtime_ns}|{every}".encode()).hexdigest()
+    key = hashlib.sha256(f"{one.path}|{size}|{mtime_ns}|{every}".encode()).hexdigest()
     cached = cache_dir / f"ranges-{key[:24]}.json" if cache_dir else None
-    if cached and cached.is_file():
-        bounds = json.loads(cached.read_text())
+    if cached and storage.is_file(cached):
+        bounds = json.loads(storage.read_text(cached))
     else:
-        bounds = _line_bounds(one.path, st.st_size, every)
+        bounds = _line_bounds(one.path, size, every)
         if cached:
-            cached.parent.mkdir(parents=True, exist_ok=True)
+            storage.makedirs(cached.parent)
             write_json_atomic(cached, bounds)
     out = []
     for (start, line), (end, _) in zip(bounds, [*bounds[1:], (None, None)], strict=True):
@@ -108,14 +110,19 @@ def patterns_root(patterns: list[str]) -> Path | None:
             bases.append(Path(*fixed) if fixed else Path("."))
         else:
             bases.append(Path(pattern).parent)
-    return Path(os.path.commonpath([str(b.resolve()) for b in bases])) if bases else None
+    return Path(os.path.commonpath([str(storage.absolute(b)) for b in bases])) if bases else None
 
 
 def expand_paths(patterns: list[str]) -> list[Path]:
     """Files named by paths or glob patterns (sorted per pattern); a missing one is an error."""
     files: list[Path] = []
     for pattern in patterns:
-        if glob.has_magic(pattern):
+        if glob.has_magic(pattern) and storage.is_remote(pattern):
+            matches = _remote_matches(pattern)
+            if not matches:
+                raise ConfigError(f"no file matches '{pattern}'")
+            files.extend(matches)
+        elif glob.has_magic(pattern):
             matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
             matches = [p for p in matches if p.is_file()]
             if not matches:
@@ -123,7 +130,39 @@ def expand_paths(patterns: list[str]) -> list[Path]:
             files.extend(matches)
         else:
             path = Path(pattern)
-            if not path.is_file():
+            if not storage.is_file(path):
                 raise ConfigError(f"no such file: {pattern}")
             files.append(path)
-    return [p.resolve() for p in files]
+    return [storage.absolute(p) for p in files]
+
+
+def _remote_matches(pattern: str) -> list[Path]:
+    """The objects that a glob pattern on a store matches (`*` within a name, `**` across)."""
+    parts = Path(pattern).parts
+    fixed = list(itertools.takewhile(lambda part: not glob.has_magic(part), parts))
+    regex = re.compile(_glob_regex(str(Path(pattern))))
+    return [p for p in storage.walk_files(Path(*fixed)) if regex.fullmatch(str(p))]
+
+
+def _glob_regex(pattern: str) -> str:
+    """A regular expression for a glob pattern: `**/` any folders, `*` and `?` within a name,
+    `[...]` a set."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]*/)*")
+            i += 3
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 1 :]:
+            end = pattern.index("]", i + 1)
+            out.append("[" + pattern[i + 1 : end].replace("!", "^", 1) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "".join(out)

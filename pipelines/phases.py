@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -26,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from corpus import storage
 from corpus.checksums import check_file, committed, sha256_bytes, sha256_file, stamp
 from corpus.dataset import (
     PARQUET_OPTIONS,
@@ -134,7 +134,7 @@ class PhaseOutput:
                 return
         else:
             directory, stem = self.phase_dir(), f"{self.task.key}.{dest}"
-        directory.mkdir(parents=True, exist_ok=True)
+        storage.makedirs(directory)
         info = write_part(table, directory, stem, scratch=not dataset)
         entry = {"dest": list(dest), "dir": str(directory), **info.to_json()}
         entry.update(stamp(directory / info.name))
@@ -170,24 +170,32 @@ class PhaseOutput:
             writer.add_key_value_metadata({GROUPS_KEY: json.dumps(groups)})
         data = sink.getvalue().to_pybytes()
         directory = self.phase_dir()
-        directory.mkdir(parents=True, exist_ok=True)
+        storage.makedirs(directory)
         path = directory / f"{self.task.key}.{kind}.parquet"
         write_bytes_atomic(path, data, durable=False)
         where = {"dest": [kind, None], "dir": str(directory), "name": path.name, "durable": False}
         self.files.append(committed(path, sha256_bytes(data), {**where, "rows": table.num_rows}))
 
     def scratch_path(self, dest: Dest, suffix: str) -> Path:
-        """Where to write an intermediate file of `dest` that is not a table (raw tokens);
-        commit it with `commit_file` once it is written and renamed into place."""
-        return self.phase_dir() / f"{self.task.key}.{dest}{suffix}"
+        """A local path to write an intermediate file of `dest` that is not a table (raw
+        tokens) to; commit it with `commit_file` once it is written. In a local run it is the
+        file's place in the phase's folder (the writer renames it there); in a run on an object
+        store, a file in this node's cache, put on the store by `commit_file`."""
+        path = storage.local_path(self.phase_dir() / f"{self.task.key}.{dest}{suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     def commit_file(self, dest: Dest, path: Path, **facts) -> None:
-        """Record a file this task wrote completely (renamed into place): its checksum is checked
+        """Record a file this task wrote completely at `scratch_path`: its checksum is checked
         before the task is reused, and `facts` travel with it to the tasks that read it."""
         path = Path(path)
-        where = {"dest": list(dest), "dir": str(path.parent), "name": path.name, **facts}
+        digest = sha256_file(path)
+        target = storage.location_of(path)  # the file's place on the store, for a cached copy
+        if storage.is_remote(target):
+            storage.upload(path, target)
+        where = {"dest": list(dest), "dir": str(target.parent), "name": path.name, **facts}
         where["durable"] = False  # written without a flush: hashed before it is reused
-        self.files.append(committed(path, sha256_file(path), where))
+        self.files.append(committed(target, digest, where))
 
 
 def read_files(
@@ -211,17 +219,18 @@ def read_group(f: dict, group: int, columns: list[str] | None = None) -> pa.Tabl
     that row group's pages, each checked against its checksum."""
     path = Path(f["dir"]) / f["name"]
     try:
-        parquet = pq.ParquetFile(path, page_checksum_verification=True)
-        index = json.loads(parquet.metadata.metadata[GROUPS_KEY.encode()])
-        found = index.get(str(group))
-        if found is None:
-            return None
-        first, count = found
-        return parquet.read_row_groups(range(first, first + count), columns=columns)
+        with storage.open_input(path) as source:
+            parquet = pq.ParquetFile(source, page_checksum_verification=True)
+            index = json.loads(parquet.metadata.metadata[GROUPS_KEY.encode()])
+            found = index.get(str(group))
+            if found is None:
+                return None
+            first, count = found
+            return parquet.read_row_groups(range(first, first + count), columns=columns)
     except FileNotFoundError:
-        raise DatasetError(f"{path}: shuffle file is missing") from None
+        raise DatasetError(f"{storage.show(path)}: shuffle file is missing") from None
     except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
-        raise CorruptPartError(f"{path}: damaged shuffle file ({exc})") from None
+        raise CorruptPartError(f"{storage.show(path)}: damaged shuffle file ({exc})") from None
 
 
 def execute_phase_task(job, task: PhaseTask) -> dict:
@@ -229,7 +238,7 @@ def execute_phase_task(job, task: PhaseTask) -> dict:
     start = time.perf_counter()
     stage = job.build()
     out = PhaseOutput(job, task, stage)
-    out.phase_dir().mkdir(parents=True, exist_ok=True)
+    storage.makedirs(out.phase_dir())
     stats = stage.run_task(task.phase, task.payload, out) or {}
     stats["task_s"] = round(time.perf_counter() - start, 6)
     record = {
@@ -260,12 +269,12 @@ class PhaseDriver:
         meta_path = self.work / "_meta.json"
         meta = {"format": WORK_FORMAT, "config_hash": self.job.config_hash, "inputs": inputs}
         try:
-            same = json.loads(meta_path.read_text()) == meta
+            same = json.loads(storage.read_text(meta_path)) == meta
         except (FileNotFoundError, json.JSONDecodeError):
             same = False
         if not same:
-            shutil.rmtree(self.work, ignore_errors=True)
-            self.work.mkdir(parents=True)
+            storage.rmtree(self.work)
+            storage.makedirs(self.work)
             write_json_atomic(meta_path, meta)
 
     def run(
@@ -319,7 +328,7 @@ class PhaseDriver:
 
     def _load(self, task: PhaseTask) -> dict | None:
         try:
-            record = json.loads((self.work / task.phase / f"{task.key}.json").read_text())
+            record = json.loads(storage.read_text(self.work / task.phase / f"{task.key}.json"))
         except (FileNotFoundError, json.JSONDecodeError):
             return None
         if record.get("fingerprint") != task.fingerprint(self.job.config_hash):
@@ -328,13 +337,13 @@ class PhaseDriver:
             path = Path(f["dir"]) / f["name"]
             problem = check_file(path, f)
             if problem:
-                self.log(f"[{self.job.name}] {path} {problem}; redoing it")
+                self.log(f"[{self.job.name}] {storage.show(path)} {problem}; redoing it")
                 return None
         record["reused"] = True
         return record
 
     def cleanup(self) -> None:
-        shutil.rmtree(self.work, ignore_errors=True)
+        storage.rmtree(self.work)
 
 
 def shuffled(groups: dict, kind: str, group: int) -> ShuffleInput:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+from corpus import storage
 from corpus.dataset import Dataset, write_json_atomic
 from pipelines.config import PipelineSpec, StageSpec
 from pipelines.params import ConfigError
@@ -53,8 +54,10 @@ def stage_job(name: str, spec_cls, params: dict, chash: str, stage_dir: Path, st
 
 
 def lock_run_dir(run_dir: Path):
-    """Hold the run folder for this process (released when it exits, even by kill -9)."""
-    lock_path = run_dir / "_state" / LOCK_NAME
+    """Hold the run folder for this process (released when it exits, even by kill -9). A run on
+    an object store is held on this node only, through its cache folder: a store has no locks,
+    so two drivers on different machines must not be given the same run URI."""
+    lock_path = storage.local_path(run_dir) / "_state" / LOCK_NAME
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(lock_path, "a+")  # noqa: SIM115 - held open for the whole run
     try:
@@ -70,14 +73,19 @@ def claim_run_dir(run_dir: Path, spec: PipelineSpec):
     record_path = run_dir / "_state" / PIPELINE_RECORD
     # a run killed between taking the lock and writing its record leaves only _state/lock
     ours = {run_dir / "_state", run_dir / "_state" / LOCK_NAME}
-    if not record_path.is_file() and run_dir.is_dir() and set(run_dir.rglob("*")) - ours:
+    made = storage.is_file(record_path)
+    if storage.is_remote(run_dir):
+        foreign = not made and storage.walk_files(run_dir)
+    else:
+        foreign = not made and run_dir.is_dir() and set(run_dir.rglob("*")) - ours
+    if foreign:
         raise ConfigError(
-            f"run folder {run_dir} is not empty and was not made by corpus; "
+            f"run folder {storage.show(run_dir)} is not empty and was not made by corpus; "
             "choose another --run-dir"
         )
     lock = lock_run_dir(run_dir)
-    if record_path.is_file():
-        other = json.loads(record_path.read_text())
+    if made:
+        other = json.loads(storage.read_text(record_path))
         if other.get("name") != spec.name:
             lock.close()
             raise ConfigError(
@@ -100,6 +108,14 @@ def run_pipeline(
 ) -> dict:
     """Run every stage of `spec` in order, reusing committed work; returns the report."""
     start = time.perf_counter()
+    if storage.is_remote(run_dir):
+        for st in spec.stages:
+            if issubclass(st.cls, FilesStage):
+                raise ConfigError(
+                    f"stage '{st.name}' ({st.cls.type_name}) writes its files on the disk of "
+                    "the nodes that fetch them, so it needs a local or shared --run-dir, not "
+                    f"{storage.show(run_dir)}; import its output from there"
+                )
     lock = claim_run_dir(run_dir, spec)
     try:
         return _run_stages(spec, run_dir, executor, log, start)
@@ -110,7 +126,7 @@ def run_pipeline(
 def _run_stages(spec: PipelineSpec, run_dir: Path, executor, log, start: float) -> dict:
     hashes: dict[str, str] = {}
     outcomes: list[StageOutcome] = []
-    root = run_dir.resolve()  # workers get absolute paths: their working folder is not ours
+    root = storage.absolute(run_dir)  # workers get absolute paths: their folder is not ours
     for st in spec.stages:
         tasks, upstream = _plan_stage(st, root, hashes)
         params = st.cls.bind(st.params_dict, root)
@@ -121,11 +137,11 @@ def _run_stages(spec: PipelineSpec, run_dir: Path, executor, log, start: float) 
         outcomes.append(outcome)
         log(summary_line(outcome))
     report = build_report(spec, run_dir, executor.name, outcomes, time.perf_counter() - start)
-    (run_dir / "report").mkdir(exist_ok=True)
+    storage.makedirs(run_dir / "report")
     write_json_atomic(run_dir / "report" / "report.json", report)
     path, full = write_report(run_dir)  # the page, with samples and distributions
     log(f"\n{summary(full)}\n")
-    log(f"report: {path}")
+    log(f"report: {storage.show(path)}")
     return full
 
 
@@ -210,15 +226,17 @@ def _versions() -> dict:
 def run_status(run_dir: Path) -> list[dict]:
     """Each stage's committed parts out of its planned parts, from the run's records alone."""
     record_path = run_dir / "_state" / PIPELINE_RECORD
-    if not record_path.is_file():
-        raise ConfigError(f"{run_dir}: not a run folder (no _state/{PIPELINE_RECORD})")
-    pipeline = json.loads(record_path.read_text())
+    if not storage.is_file(record_path):
+        raise ConfigError(
+            f"{storage.show(run_dir)}: not a run folder (no _state/{PIPELINE_RECORD})"
+        )
+    pipeline = json.loads(storage.read_text(record_path))
     rows = []
     for stage in pipeline["stages"]:
         state_dir = run_dir / "_state" / stage["name"]
         row = {"stage": stage["name"], "type": stage["type"], "done": 0, "total": None}
         try:
-            plan = json.loads((state_dir / PLAN_RECORD).read_text())
+            plan = json.loads(storage.read_text(state_dir / PLAN_RECORD))
         except (FileNotFoundError, json.JSONDecodeError):
             rows.append({**row, "state": "not started"})
             continue
@@ -231,11 +249,13 @@ def run_status(run_dir: Path) -> list[dict]:
                 and rec["fingerprint"] == fingerprint
             ):
                 done += 1
-        complete = (state_dir / STAGE_RECORD).is_file()
+        complete = storage.is_file(state_dir / STAGE_RECORD)
         if complete:
             done = len(plan["tasks"])  # a whole-dataset stage keeps no record per part
-        elif (state_dir / WORK / "final").is_dir():  # or writes them only in its last phase
-            done = len(list((state_dir / WORK / "final").glob("*.json")))
+        else:  # or writes them only in its last phase
+            done = done or sum(
+                n.endswith(".json") for n in storage.listdir(state_dir / WORK / "final")
+            )
         state = "done" if complete else ("partial" if done else "started")
         rows.append({**row, "done": done, "total": len(plan["tasks"]), "state": state})
     return rows

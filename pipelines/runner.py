@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from corpus import storage
 from corpus.checksums import check_file, committed, sha256_file, stamp
 from corpus.dataset import (
     MANIFEST_NAME,
@@ -30,6 +30,7 @@ from corpus.dataset import (
     write_manifest,
     write_part,
 )
+from corpus.errors import DatasetError
 from corpus.schema import conform
 from corpus.stage import StageResult, add_counters, reason_counts, text_bytes
 from pipelines.inputs import InputFile, input_names, line_ranges
@@ -123,9 +124,9 @@ def source_tasks(
     for i, group in enumerate(stage.group_inputs(inputs)):
         prints = []
         for one in group:
-            st = one.path.stat()
+            size, mtime_ns = _input_stat(one.path)
             span = "" if one.whole else f"|{one.start}-{one.end if one.end is not None else ''}"
-            prints.append(f"{one.path}|{one.name}|{st.st_size}|{st.st_mtime_ns}{span}")
+            prints.append(f"{one.path}|{one.name}|{size}|{mtime_ns}{span}")
         tasks.append(
             Task(
                 key=f"part-{i:05d}",
@@ -137,12 +138,19 @@ def source_tasks(
     return tasks
 
 
+def _input_stat(path: Path) -> tuple[int, int]:
+    found = storage.stat(path)
+    if found is None:
+        raise DatasetError(f"{storage.show(path)}: input file is missing")
+    return found
+
+
 def part_tasks(dataset: Dataset, prefix: str = "") -> list[Task]:
     """One task per part; `prefix` keeps keys apart when a stage reads several datasets."""
     return [
         Task(
             key=prefix + p.name.removesuffix(".parquet"),
-            input_path=str(dataset.path.resolve() / p.name),  # absolute: workers run elsewhere
+            input_path=str(storage.absolute(dataset.path) / p.name),  # workers run elsewhere
             fingerprint=p.sha256,
         )
         for p in dataset.parts
@@ -165,18 +173,18 @@ def execute_task(job: StageJob, task: Task) -> dict:
     record = {"task": task.key, "config_hash": job.config_hash, "fingerprint": task.fingerprint}
     record.update(outputs)
     record["stats"]["task_s"] = round(time.perf_counter() - start, 6)
-    write_json_atomic(Path(job.state_dir) / f"{task.key}.json", record)
+    write_json_atomic(Path(job.state_dir) / f"{task.key}.json", record)  # last: the commit
     return record
 
 
 def _read_source(job: StageJob, stage: SourceStage, task: Task) -> dict:
     kept, rejected = [], []
     inputs = list(task.inputs)
-    read = sum((one.end or one.path.stat().st_size) - one.start for one in inputs)
+    read = sum((one.end or _input_stat(one.path)[0]) - one.start for one in inputs)
     stats = {"counters": {"input_file_bytes": read}}
-    scratch = Path(job.state_dir) / "scratch" / task.key  # inside the run, removed when done
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
+    # a file on an object store is read from this node's copy; its name in ids stays the same
+    inputs = [one._replace(path=storage.local_copy(one.path)) for one in inputs]
+    scratch = storage.scratch_dir(task.key)  # node-local, removed when done
     stage.scratch_dir = scratch
     profiles: dict = {}
     try:
@@ -199,11 +207,11 @@ def _map_part(job: StageJob, stage: MapStage, task: Task) -> dict:
 
 def _sink_part(job: StageJob, stage: SinkStage, task: Task) -> dict:
     table = read_part_file(task.input_path, task.fingerprint)
-    job.fragments_dir.mkdir(parents=True, exist_ok=True)
+    storage.makedirs(job.fragments_dir)
     fragment = job.fragments_dir / f"{task.key}.fragment"
-    tmp = fragment.with_name(f".{fragment.name}.tmp-{os.getpid()}")
+    tmp = storage.staging_path(fragment)
     stage.fragment(table, tmp)
-    tmp.replace(fragment)
+    storage.upload(tmp, fragment)
     n, b = table.num_rows, text_bytes(table)
     return {
         "fragment": committed(fragment, sha256_file(fragment), {"name": fragment.name}),
@@ -268,13 +276,13 @@ def reusable(job: StageJob, task: Task, record: dict | None, base: dict[str, Pat
     for directory, entry in outputs:
         problem = check_file(directory / entry["name"], entry)
         if problem:
-            return f"output {directory / entry['name']} {problem}"
+            return f"output {storage.show(directory / entry['name'])} {problem}"
     return None
 
 
 def load_record(state_dir: Path, key: str) -> dict | None:
     try:
-        return json.loads((state_dir / f"{key}.json").read_text())
+        return json.loads(storage.read_text(state_dir / f"{key}.json"))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
 
@@ -296,10 +304,10 @@ def run_stage(
     state_dir = Path(job.state_dir)
     base = {"kept": Path(job.kept_dir), "rejected": Path(job.rejected_dir)}
     base["fragment"] = job.fragments_dir
-    state_dir.mkdir(parents=True, exist_ok=True)
+    storage.makedirs(state_dir)
     if not isinstance(stage, SinkStage):
-        base["kept"].mkdir(parents=True, exist_ok=True)
-        base["rejected"].mkdir(parents=True, exist_ok=True)
+        storage.makedirs(base["kept"])
+        storage.makedirs(base["rejected"])
 
     if isinstance(stage, SinkStage) and _stage_complete(job, tasks):
         records = {t.key: load_record(state_dir, t.key) for t in tasks}
@@ -340,7 +348,7 @@ def _stage_complete(job: StageJob, tasks: list[Task], extra: dict | None = None)
     (which the loop in `run_stage` does, once per part).
     """
     try:
-        done = json.loads((Path(job.state_dir) / STAGE_RECORD).read_text())
+        done = json.loads(storage.read_text(Path(job.state_dir) / STAGE_RECORD))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
     if done.get("config_hash") != job.config_hash:
@@ -355,9 +363,9 @@ def _stage_complete(job: StageJob, tasks: list[Task], extra: dict | None = None)
 
 def _unpublish(job: StageJob, extra_dirs: tuple[str, ...] = ()) -> None:
     """Withdraw the stage's published outputs before any of its parts change."""
-    (Path(job.state_dir) / STAGE_RECORD).unlink(missing_ok=True)
+    storage.unlink(Path(job.state_dir) / STAGE_RECORD)
     for d in (job.kept_dir, job.rejected_dir, *extra_dirs):
-        (Path(d) / MANIFEST_NAME).unlink(missing_ok=True)
+        storage.unlink(Path(d) / MANIFEST_NAME)
 
 
 def run_global(
@@ -381,7 +389,7 @@ def run_global(
     final, stats = stage.drive(driver, tasks)
     outputs = []
     for name, directory in dirs.items():
-        directory.mkdir(parents=True, exist_ok=True)
+        storage.makedirs(directory)
         parts = output_parts(final, name)
         _remove_stale(directory, {p.name for p in parts})
         write_manifest(directory, parts)
@@ -394,9 +402,7 @@ def run_global(
     record["profiles"] = profiles
     write_json_atomic(Path(job.state_dir) / STAGE_RECORD, record)
     driver.cleanup()
-    for stale in Path(job.state_dir).glob("*.json"):
-        if stale.name not in (STAGE_RECORD, PLAN_RECORD):
-            stale.unlink()
+    _remove_records(Path(job.state_dir), {STAGE_RECORD, PLAN_RECORD})
     return StageOutcome(
         job.name, stage.kind, len(tasks), reused, time.perf_counter() - start, stats
     )
@@ -409,13 +415,13 @@ def run_files(job: StageJob, stage: FilesStage, executor, log, start: float) -> 
     done = _stage_complete(job, [])
     if done is not None:
         return StageOutcome(job.name, stage.kind, 1, 1, 0.0, done["stats"])
-    (state_dir / STAGE_RECORD).unlink(missing_ok=True)
+    storage.unlink(state_dir / STAGE_RECORD)
     earlier = load_record(state_dir, PLAN_RECORD.removesuffix(".json"))
     if earlier is not None and earlier.get("config_hash") != job.config_hash:
         log(f"[{job.name}] the config changed: starting over")
         stage.reset(Path(job.out_dir))
     plan = _plan(job, [])
-    state_dir.mkdir(parents=True, exist_ok=True)
+    storage.makedirs(state_dir)
     write_json_atomic(state_dir / PLAN_RECORD, plan)
     files, stats = stage.make(Path(job.out_dir), executor, log)
     outputs = [output_entry(p) for p in files]
@@ -425,7 +431,7 @@ def run_files(job: StageJob, stage: FilesStage, executor, log, start: float) -> 
 
 def stage_files(state_dir: Path) -> list[Path]:
     """The files a finished files stage wrote, from its stage record."""
-    done = json.loads((state_dir / STAGE_RECORD).read_text())
+    done = json.loads(storage.read_text(state_dir / STAGE_RECORD))
     return [Path(o["path"]) for o in done["outputs"]]
 
 
@@ -460,22 +466,45 @@ def _publish(
     outputs = []
     if isinstance(stage, SinkStage):
         fragments = [job.fragments_dir / records[t.key]["fragment"]["name"] for t in tasks]
-        stage.finish(fragments, Path(job.out_dir))
-        outputs = [output_entry(p) for p in stage.outputs(Path(job.out_dir))]
-        shutil.rmtree(job.fragments_dir, ignore_errors=True)
+        outputs = [output_entry(p) for p in _finish_sink(stage, fragments, Path(job.out_dir))]
+        storage.rmtree(job.fragments_dir)
     else:
         for kind, directory in (("kept", job.kept_dir), ("rejected", job.rejected_dir)):
             parts = [PartInfo.from_json(p) for t in tasks for p in records[t.key][kind]]
             _remove_stale(Path(directory), {p.name for p in parts})
             write_manifest(directory, parts)
-    for stale in state_dir.glob("*.json"):
-        if stale.name not in keep_names:
-            stale.unlink()
+    _remove_records(state_dir, keep_names)
     write_json_atomic(state_dir / PLAN_RECORD, _plan(job, tasks))
     record = {**_plan(job, tasks), "outputs": outputs}
     if not isinstance(stage, SinkStage):
         record["profiles"] = profiles
     write_json_atomic(state_dir / STAGE_RECORD, record)
+
+
+def _finish_sink(stage: SinkStage, fragments: list[Path], out_dir: Path) -> list[Path]:
+    """Join a sink's fragments into its outputs; on an object store, in this node's cache and
+    then put in place (a sink's writer is a library that writes local files)."""
+    if not storage.is_remote(out_dir):
+        stage.finish(fragments, out_dir)
+        return stage.outputs(out_dir)
+    staging = storage.scratch_dir("sink")
+    try:
+        stage.finish([storage.local_copy(f) for f in fragments], staging)
+        done = []
+        for local in stage.outputs(staging):
+            target = out_dir / local.relative_to(staging)
+            storage.upload(local, target)
+            done.append(target)
+        return done
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _remove_records(state_dir: Path, keep: set[str]) -> None:
+    """Remove the commit records of tasks that are not in this run."""
+    for name in storage.listdir(state_dir):
+        if name.endswith(".json") and name not in keep:
+            storage.unlink(state_dir / name)
 
 
 def _plan(job: StageJob, tasks: list[Task]) -> dict:
@@ -494,10 +523,10 @@ def output_entry(path: Path, sha256: str | None = None) -> dict:
 
 def _remove_stale(directory: Path, keep: set[str]) -> None:
     """Remove parts no task of this run committed, and temporary files of killed tasks."""
-    for path in directory.iterdir():
-        ours = path.name.startswith(".") or path.name.endswith(".parquet")
-        if ours and path.is_file() and path.name not in keep:
-            path.unlink(missing_ok=True)
+    for name in storage.listdir(directory):
+        ours = name.startswith(".") or name.endswith(".parquet")
+        if ours and name not in keep and storage.is_file(directory / name):
+            storage.unlink(directory / name)
 
 
 def _outcome(job: StageJob, stage: Stage, records: dict, reused: int, start: float) -> StageOutcome:

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from corpus import storage
 from corpus.dataset import read_part_file, write_json_atomic
 from corpus.errors import CorpusError
 from corpus.shards import MANIFEST, ShardWriter, dtype_for_vocab
@@ -69,8 +70,9 @@ def _cached_tokenizer(path: str, size: int, mtime_ns: int):
 
 def _tokenizer(path: str):
     """The tokenizer at `path`, loaded once per worker process (until the file changes)."""
-    st = os.stat(path)
-    return _cached_tokenizer(path, st.st_size, st.st_mtime_ns)
+    local = storage.local_copy(path)  # one on an object store: this node's copy
+    st = os.stat(local)
+    return _cached_tokenizer(str(local), st.st_size, st.st_mtime_ns)
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ class Shard(GlobalStage):
     @classmethod
     def check_refs(cls, params, earlier: dict[str, str], where: str) -> None:
         ref = params.tokenizer
-        if earlier.get(ref) == "tokenizer" or Path(ref).is_file():
+        if earlier.get(ref) == "tokenizer" or storage.is_file(ref):
             return
         if ref in earlier:
             raise ConfigError(f"{where}.tokenizer: stage '{ref}' is not a tokenizer stage")
@@ -126,14 +128,14 @@ class Shard(GlobalStage):
     def bind(cls, params: dict, run_dir: Path) -> dict:
         ref = params["tokenizer"]
         produced = run_dir / ref / TOKENIZER_FILE
-        if not Path(ref).is_file() and produced.is_file():
+        if not storage.is_file(ref) and storage.is_file(produced):
             ref = produced
-        return {**params, "tokenizer": str(Path(ref).resolve())}
+        return {**params, "tokenizer": str(storage.absolute(ref))}
 
     @classmethod
     def fingerprint_files(cls, params: dict) -> list[Path]:
         path = Path(params["tokenizer"])
-        return [path] if path.is_file() else []
+        return [path] if storage.is_file(path) else []
 
     # the driver ----------------------------------------------------------------------------
 
@@ -248,15 +250,17 @@ class Shard(GlobalStage):
         }
 
     def unpublish(self, out_dir: Path) -> None:
-        (out_dir / MANIFEST).unlink(missing_ok=True)
+        storage.unlink(out_dir / MANIFEST)
 
     def publish(self, records: list[dict], out_dir: Path) -> list[Path]:
         paths = [Path(f["dir"]) / f["name"] for f in files_by_dest(records)[Dest("shard")]]
         keep = {p.name for p in paths}
-        for path in out_dir.iterdir():
-            stale = SHARD_NAME.match(path.name) and path.name not in keep
-            if path.is_file() and (stale or (path.name.startswith(".") and ".tmp-" in path.name)):
-                path.unlink(missing_ok=True)
+        for name in storage.listdir(out_dir):
+            stale = SHARD_NAME.match(name) and name not in keep
+            if (stale or (name.startswith(".") and ".tmp-" in name)) and storage.is_file(
+                out_dir / name
+            ):
+                storage.unlink(out_dir / name)
         manifest = out_dir / MANIFEST
         write_json_atomic(manifest, self._manifest)
         return [*paths, manifest]
@@ -390,7 +394,7 @@ class Shard(GlobalStage):
         def tokens_of(ord_: int) -> np.ndarray:
             if ord_ not in token_files:
                 f = pl.tokens_files[ord_]
-                path = Path(f["dir"]) / f["name"]
+                path = storage.local_copy(Path(f["dir"]) / f["name"], f["sha256"])
                 if path.stat().st_size != f["count"] * dtype.itemsize:
                     raise CorpusError(f"{path}: token file has the wrong size; run again")
                 token_files[ord_] = (
@@ -432,7 +436,8 @@ class Shard(GlobalStage):
                     doc_rows["offset"].append(s - lo)
                     doc_rows["tokens"].append(n)
                     doc_rows["copy"].append(int(copies[i]))
-        path = Path(out.job.out_dir) / f"{pl.name}.bin"
+        # written locally (in this node's cache when the run is on an object store)
+        path = storage.local_path(Path(out.job.out_dir) / f"{pl.name}.bin")
         path.parent.mkdir(parents=True, exist_ok=True)
         with ShardWriter(path, dtype) as writer:
             writer.write(buf)

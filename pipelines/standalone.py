@@ -8,6 +8,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from corpus import storage
 from corpus.dataset import Dataset
 from pipelines.executors import LocalExecutor
 from pipelines.params import parse_params
@@ -33,8 +34,8 @@ def standalone_job(
     if isinstance(params, Mapping):
         params = parse_params(cls.Params, params, f"corpus {name}")
     values = dataclasses.asdict(params)
-    out = Path(out).resolve()  # workers get absolute paths: their working folder is not ours
-    state_dir = Path(state_dir).resolve() if state_dir else out / "_state"
+    out = storage.absolute(out)  # workers get absolute paths: their working folder is not ours
+    state_dir = storage.absolute(state_dir) if state_dir else out / "_state"
     chash = config_hash(cls.type_name, cls.version, values, "")
     job = stage_job(name, cls, values, chash, out, state_dir)
     if flat:

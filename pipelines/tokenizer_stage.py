@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from corpus import storage
 from corpus.bpe_training import (
     SAMPLE_BITS,
     bytes_per_bin,
@@ -153,11 +154,11 @@ class TrainTokenizer(GlobalStage):
         }
 
     def unpublish(self, out_dir: Path) -> None:
-        (out_dir / self.params.file).unlink(missing_ok=True)
+        storage.unlink(out_dir / self.params.file)
 
     def publish(self, records: list[dict], out_dir: Path) -> list[Path]:
         (f,) = files_by_dest(records)[Dest("tokenizer")]
         target = out_dir / self.params.file
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(target, (Path(f["dir"]) / f["name"]).read_bytes())
+        storage.makedirs(out_dir)
+        write_bytes_atomic(target, storage.read_bytes(Path(f["dir"]) / f["name"]))
         return [target]

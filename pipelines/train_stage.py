@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from corpus import storage
 from corpus.errors import CorpusError
 from corpus.shards import MANIFEST
 from pipelines.params import ConfigError
@@ -38,6 +39,17 @@ def _trainer_config(path: str) -> Path | None:
     return None
 
 
+def _local_shards(shards: str) -> str:
+    """A local folder with the shard folder's manifest and shards (a remote one: fetched)."""
+    if not storage.is_remote(shards):
+        return shards
+    manifest = json.loads(storage.read_text(Path(shards) / MANIFEST))
+    storage.local_copy(Path(shards) / MANIFEST)
+    for shard in manifest["shards"]:
+        storage.local_copy(Path(shards) / shard["name"], shard["sha256"])
+    return str(storage.local_path(shards))
+
+
 @dataclass(frozen=True)
 class TrainRun:
     """The train stage's one task: what it reads is all in the params."""
@@ -53,12 +65,12 @@ class Train(GlobalStage):
 
     @classmethod
     def check_refs(cls, params, earlier: dict[str, str], where: str) -> None:
-        if earlier.get(params.shards) != "shard" and not Path(params.shards).is_dir():
+        if earlier.get(params.shards) != "shard" and not storage.is_dir(params.shards):
             raise ConfigError(
                 f"{where}.shards: '{params.shards}' is neither an earlier shard stage nor a folder"
             )
         for text in params.eval_text:
-            if not Path(text).is_file():
+            if not storage.is_file(text):
                 raise ConfigError(f"{where}.eval_text: no such file: {text}")
         if _trainer_config(params.config) is None:
             raise ConfigError(f"{where}.config: no such trainer config: {params.config}")
@@ -66,20 +78,20 @@ class Train(GlobalStage):
     @classmethod
     def bind(cls, params: dict, run_dir: Path) -> dict:
         shards = Path(params["shards"])
-        if not shards.is_dir() and (run_dir / params["shards"]).is_dir():
+        if not storage.is_dir(shards) and storage.is_dir(run_dir / params["shards"]):
             shards = run_dir / params["shards"]
         return {
             **params,
-            "shards": str(shards.resolve()),
+            "shards": str(storage.absolute(shards)),
             "config": str(_trainer_config(params["config"]) or params["config"]),
-            "eval_text": [str(Path(t).resolve()) for t in params.get("eval_text") or []],
+            "eval_text": [str(storage.absolute(t)) for t in params.get("eval_text") or []],
         }
 
     @classmethod
     def fingerprint_files(cls, params: dict) -> list[Path]:
         files = [Path(params["shards"]) / MANIFEST, Path(params["config"])]
         files += [Path(t) for t in params.get("eval_text") or []]
-        return [f for f in files if f.is_file()]
+        return [f for f in files if storage.is_file(f)]
 
     def drive(self, driver, tasks) -> tuple[list[dict], dict]:
         # the trainer is a child process of the driver that uses every core (or the GPU) of
@@ -89,19 +101,24 @@ class Train(GlobalStage):
 
     def run_task(self, phase: str, payload: TrainRun, out) -> dict:
         p = self.params
-        folder = Path(out.job.out_dir)
+        # the trainer reads and writes local files: with the run on an object store, the shards
+        # are fetched into this node's cache, and the checkpoints written there (a killed run
+        # resumes from them on this node) until the final one is put on the store
+        folder = storage.local_path(Path(out.job.out_dir))
         folder.mkdir(parents=True, exist_ok=True)
+        shards = _local_shards(p.shards)
+        eval_text = [str(storage.local_copy(t)) for t in p.eval_text]
         marker = folder / ".config_hash"
         if not marker.is_file() or marker.read_text() != out.job.config_hash:
             for stale in [*folder.glob("ckpt_*.pt"), folder / "metrics.jsonl"]:
                 stale.unlink(missing_ok=True)  # made under another config: start over
             marker.write_text(out.job.config_hash)
-        cmd = [sys.executable, "-m", "trainer.train", "--shards", p.shards, "--config", p.config]
+        cmd = [sys.executable, "-m", "trainer.train", "--shards", shards, "--config", p.config]
         cmd += ["--out", str(folder)]
         if p.max_steps:
             cmd += ["--max-steps", str(p.max_steps)]
-        if p.eval_text:
-            cmd += ["--eval-text", *p.eval_text]
+        if eval_text:
+            cmd += ["--eval-text", *eval_text]
         if any(folder.glob("ckpt_*.pt")):
             cmd.append("--resume")
         env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "RANK")}

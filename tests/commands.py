@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from corpus import storage
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = [sys.executable, "-m", "pipelines.cli"]
 
@@ -25,17 +27,23 @@ def run_corpus(*args: str, cwd: Path | None = None, env: dict | None = None, tim
     )
 
 
-def kill_when(args: list, watch: Path, records: int, timeout_s: float = 60) -> int:
+def kill_when(
+    args: list, watch: Path, records: int, timeout_s: float = 60, env: dict | None = None
+) -> int:
     """Run the `corpus` CLI with `args` and kill -9 it (its whole process group) as soon as the
     folder `watch` holds `records` commit records (*.json); returns its exit status (negative
     SIGKILL when the kill landed, 0 when it finished first)."""
     proc = subprocess.Popen(
-        [*CORPUS, *map(str, args)], cwd=ROOT, stderr=subprocess.DEVNULL, start_new_session=True
+        [*CORPUS, *map(str, args)],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and proc.poll() is None:
-        if len(list(watch.glob("*.json"))) >= records:
+        if sum(name.endswith(".json") for name in storage.listdir(watch)) >= records:
             os.killpg(proc.pid, signal.SIGKILL)
             break
-        time.sleep(0.002)
+        time.sleep(0.05 if storage.is_remote(watch) else 0.002)
     return proc.wait()

@@ -112,3 +112,16 @@ def demo_run(tmp_path_factory):
     proc = run_demo(cwd)
     assert proc.returncode == 0, proc.stderr
     return cwd, proc
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory):
+    """A real S3-compatible server on 127.0.0.1, for this session; this process reaches it
+    through the standard AWS environment variables, which are set while it runs."""
+    from tests.s3_server import start_s3_server, with_env
+
+    server = start_s3_server(tmp_path_factory.mktemp("s3") / "server.log")
+    restore = with_env(server.env)
+    yield server
+    restore()
+    server.stop()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from corpus import storage
 from corpus.compression import open_output
 from corpus.dataset import write_manifest, write_part
 from corpus.schema import conform
@@ -41,4 +42,15 @@ def snapshot(run_dir: Path) -> dict[str, str]:
         rel = path.relative_to(run_dir)
         if path.is_file() and rel.parts[0] not in ("_state", "report"):
             files[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return files
+
+
+def store_snapshot(run: str) -> dict[str, str]:
+    """`snapshot` of a run folder on an object store: SHA-256 of every data file."""
+    files = {}
+    prefix = storage.uri(run) + "/"
+    for path in storage.walk_files(run):
+        rel = storage.uri(path).removeprefix(prefix)
+        if rel.split("/")[0] not in ("_state", "report"):
+            files[rel] = hashlib.sha256(storage.read_bytes(path)).hexdigest()
     return files

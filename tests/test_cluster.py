@@ -1,4 +1,5 @@
-"""A cluster, not only a laptop: two `ray start` nodes on loopback run a pipeline via --address."""
+"""A cluster, not only a laptop: two `ray start` nodes on loopback, each in its own working folder
+with its own cache, run a pipeline via --address with the run folder on an S3 server."""
 
 import os
 import secrets
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 
 from tests.commands import run_corpus
-from tests.datasets import snapshot
+from tests.datasets import snapshot, store_snapshot
 from tests.runs import make_pipeline
 
 RAY = str(Path(sys.executable).parent / "ray")
@@ -40,10 +41,11 @@ def _wait_for_nodes(address: str, env: dict, count: int, timeout: float = 90) ->
         time.sleep(1)
 
 
-def _start(args, env, log):
+def _start(args, env, log, cwd):
     return subprocess.Popen(
         [RAY, "start", "--block", "--num-cpus=1", "--disable-usage-stats", *args],
         env=env,
+        cwd=cwd,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -60,9 +62,10 @@ def _stop(proc):
             proc.wait()
 
 
-def test_two_node_cluster_gives_the_same_output_as_the_local_executor(tmp_path):
+def test_two_node_cluster_with_the_run_on_s3_gives_the_bytes_of_a_local_run(tmp_path, s3):
     env = {
         **os.environ,
+        **s3.env,
         "RAY_USAGE_STATS_ENABLED": "0",
         "RAY_AUTH_MODE": "token",
         "RAY_AUTH_TOKEN": secrets.token_hex(16),  # this test's own cluster secret
@@ -70,6 +73,11 @@ def test_two_node_cluster_gives_the_same_output_as_the_local_executor(tmp_path):
     port = _free_port()
     address = f"{HEAD_IP}:{port}"
     config = make_pipeline(tmp_path)
+    nodes = {}
+    for node in ("head", "node", "driver"):  # no folder is shared: the store is the run folder
+        nodes[node] = tmp_path / node
+        (nodes[node] / "cache").mkdir(parents=True)
+    run = f"{s3.bucket()}/cluster"
     with open(tmp_path / "head.log", "wb") as head_log, open(tmp_path / "node.log", "wb") as log:
         head = _start(
             [
@@ -78,17 +86,24 @@ def test_two_node_cluster_gives_the_same_output_as_the_local_executor(tmp_path):
                 f"--port={port}",
                 "--include-dashboard=false",
             ],
-            env,
+            {**env, "CORPUS_CACHE": str(nodes["head"] / "cache")},
             head_log,
+            nodes["head"],
         )
         worker = None
         try:
             _wait_for_nodes(address, env, 1)
-            worker = _start([f"--address={address}", f"--node-ip-address={WORKER_IP}"], env, log)
+            worker = _start(
+                [f"--address={address}", f"--node-ip-address={WORKER_IP}"],
+                {**env, "CORPUS_CACHE": str(nodes["node"] / "cache")},
+                log,
+                nodes["node"],
+            )
             _wait_for_nodes(address, env, 2)
             proc = run_corpus(
-                "run", config, "--run-dir", tmp_path / "cluster", "--address", address, env=env
-            )
+                "run", config, "--run-dir", run, "--address", address,
+                cwd=nodes["driver"], env={**env, "CORPUS_CACHE": str(nodes["driver"] / "cache")},
+            )  # fmt: skip
             assert proc.returncode == 0, proc.stderr
         finally:
             if worker is not None:
@@ -96,5 +111,6 @@ def test_two_node_cluster_gives_the_same_output_as_the_local_executor(tmp_path):
             _stop(head)
     local = run_corpus("run", config, "--run-dir", tmp_path / "local", "--executor", "local")
     assert local.returncode == 0, local.stderr
-    assert snapshot(tmp_path / "cluster") == snapshot(tmp_path / "local")
+    assert store_snapshot(run) == snapshot(tmp_path / "local")
+    assert not any(p.name.startswith("s3:") for p in tmp_path.rglob("*"))
     assert len(snapshot(tmp_path / "local")) > 5

@@ -8,6 +8,7 @@ import argparse
 import shutil
 from pathlib import Path
 
+from corpus import storage
 from corpus.dataset import Dataset
 from corpus.shards import MANIFEST
 from corpus.tokenizer import load_tokenizer
@@ -193,7 +194,7 @@ def cmd_tokenizer(args) -> int:
 
 
 def cmd_shard(args) -> int:
-    tokenizer = str(Path(args.tokenizer).resolve())
+    tokenizer = str(storage.absolute(args.tokenizer))
     params = SHARD.parse(args, "corpus shard", tokenizer=tokenizer)
     load_tokenizer(params.tokenizer)  # a bad tokenizer stops here, in one line
     out = Path(args.out)

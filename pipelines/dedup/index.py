@@ -18,6 +18,7 @@ import os
 import shutil
 from pathlib import Path
 
+from corpus import storage
 from corpus.checksums import sha256_file
 from corpus.dataset import write_json_atomic
 from corpus.errors import CorpusError
@@ -51,6 +52,11 @@ def segment_id(tasks, params) -> str:
 
 class DedupIndex:
     def __init__(self, path: str | Path, params):
+        if storage.is_remote(path):
+            raise ConfigError(
+                f"dedup index {storage.show(path)}: an index is locked and renamed into place, "
+                "so it must be a local or shared folder, not on an object store"
+            )
         self.path = Path(path)
         self.settings = index_settings(params)
         meta = self.path / "_index.json"

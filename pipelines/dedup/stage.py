@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import math
 
-import pyarrow.parquet as pq
-
+from corpus import storage
 from corpus.errors import CorpusError
 from pipelines.dedup.index import DedupIndex, segment_id
 from pipelines.dedup.params import DedupParams
@@ -56,10 +55,11 @@ class Dedup(GlobalStage):
 
     def drive(self, driver, tasks) -> tuple[list[dict], dict]:
         p = self.params
-        total = sum(pq.read_metadata(t.input_path).num_rows for t in tasks)
+        footers = [storage.parquet_metadata(t.input_path) for t in tasks]
+        total = sum(m.num_rows for m in footers)
         if p.keep == "quality":
-            for t in tasks:
-                if p.quality_column not in pq.read_schema(t.input_path).names:
+            for t, m in zip(tasks, footers, strict=True):
+                if p.quality_column not in m.schema.to_arrow_schema().names:
                     raise CorpusError(
                         f"{t.input_path}: keep: quality needs the column '{p.quality_column}', "
                         "which these documents lack; run a filter stage with a quality "

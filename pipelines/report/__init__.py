@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from corpus import storage
 from corpus.dataset import write_bytes_atomic, write_json_atomic
 from pipelines.report.collect import collect
 from pipelines.report.render import render
@@ -22,7 +23,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> tuple[Pa
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / "report"
     data = collect(run_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    storage.makedirs(out)
     write_json_atomic(out / "report.json", data)
     write_bytes_atomic(out / "index.html", render(data).encode("utf-8"))
     return out / "index.html", data

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from corpus import storage
 from corpus.dataset import MANIFEST_NAME, PART_SUFFIX, Dataset
 from corpus.errors import CorpusError
 from corpus.schema import SOURCES
@@ -44,7 +45,7 @@ BINS = 30
 
 
 def dataset_at(path: Path) -> Dataset | None:
-    return Dataset(path) if (path / MANIFEST_NAME).is_file() else None
+    return Dataset(path) if storage.is_file(path / MANIFEST_NAME) else None
 
 
 def stage_profiles(run_dir: Path, name: str, rules: list[Rule]) -> dict[str, dict | None]:
@@ -52,7 +53,7 @@ def stage_profiles(run_dir: Path, name: str, rules: list[Rule]) -> dict[str, dic
     into the stage's record, or, for a stage recorded by a version that made none, made here one
     part at a time. None for a dataset that is absent or has no parts."""
     try:
-        record = json.loads((run_dir / "_state" / name / STAGE_RECORD).read_text())
+        record = json.loads(storage.read_text(run_dir / "_state" / name / STAGE_RECORD))
     except (FileNotFoundError, json.JSONDecodeError):
         record = {}
     recorded = record.get("profiles") or {}
@@ -139,19 +140,19 @@ def _stage_params(pipeline: dict) -> tuple[dict, str | None]:
 def collect(run_dir: str | Path) -> dict:
     run_dir = Path(run_dir)
     record = run_dir / "_state" / "pipeline.json"
-    if not record.is_file():
+    if not storage.is_file(record):
         raise CorpusError(f"{run_dir}: not a run folder (no _state/pipeline.json)")
-    pipeline = json.loads(record.read_text())
+    pipeline = json.loads(storage.read_text(record))
     names = [s["name"] for s in pipeline["stages"]]
     types = {s["name"]: s["type"] for s in pipeline["stages"]}
     base_path = run_dir / "report" / "report.json"
-    base = json.loads(base_path.read_text()) if base_path.is_file() else {}
+    base = json.loads(storage.read_text(base_path)) if storage.is_file(base_path) else {}
     outcomes = {s["name"]: s for s in base.get("stages", [])}
     params, config_text = _stage_params(pipeline)
     shards_manifest = None
     for name in names:
-        if types[name] == "shard" and (run_dir / name / SHARDS_MANIFEST).is_file():
-            shards_manifest = json.loads((run_dir / name / SHARDS_MANIFEST).read_text())
+        if types[name] == "shard" and storage.is_file(run_dir / name / SHARDS_MANIFEST):
+            shards_manifest = json.loads(storage.read_text(run_dir / name / SHARDS_MANIFEST))
     bytes_per_token = {
         s: v.get("bytes_per_token") for s, v in (shards_manifest or {}).get("sources", {}).items()
     }

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
+from corpus import storage
 from corpus.dataset import Dataset, PartInfo
 from corpus.errors import CorpusError
 from corpus.idfilter import part_may_hold
@@ -38,9 +39,9 @@ def trace(run_dir: str | Path, doc_id: str) -> str:
     cluster and representative, and where its tokens are in the shards."""
     run_dir = Path(run_dir)
     record = run_dir / "_state" / "pipeline.json"
-    if not record.is_file():
+    if not storage.is_file(record):
         raise CorpusError(f"{run_dir}: not a run folder (no _state/pipeline.json)")
-    pipeline = json.loads(record.read_text())
+    pipeline = json.loads(storage.read_text(record))
     lines, found = [], False
     for st in pipeline["stages"]:
         name, kind = st["name"], st["type"]
