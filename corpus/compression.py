@@ -228,8 +228,15 @@ def open_input(path: str | Path, max_window: int = ZSTD_MAX_WINDOW) -> BinaryIO:
 
 
 def open_span(path: str | Path, start: int, end: int | None) -> BinaryIO:
-    """Bytes [start, end) of an uncompressed file, read as a file of their own."""
-    raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, closed with the wrapper
+    """Bytes [start, end) of an uncompressed file, read as a file of their own (one on an object
+    store is read by ranged requests, never fetched whole)."""
+    from corpus import storage
+
+    if storage.is_remote(path):
+        raw = storage.open_input(path)
+        end = raw.size() if end is None else end
+    else:
+        raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, closed with the wrapper
     raw.seek(start)
     if end is None:
         return raw

@@ -35,6 +35,11 @@ class StorageError(CorpusError):
     """Storage that cannot be reached or refuses us; the message names the location."""
 
 
+class StorageNotFound(StorageError, FileNotFoundError):
+    """No object at a location: a FileNotFoundError to callers that handle one, and one line
+    to the command line when none does."""
+
+
 def uri(location) -> str | None:
     """The location's URI (`s3://bucket/key`) if it is on an object store, else None."""
     m = _URI.match(str(location))
@@ -100,7 +105,9 @@ def _reason(exc: Exception) -> str:
 
 def _fail(location, exc: Exception, doing: str):
     if isinstance(exc, FileNotFoundError):
-        raise FileNotFoundError(f"{show(location)}: not found") from None
+        raise StorageNotFound(f"{show(location)}: not found") from None
+    if isinstance(exc, OSError) and exc.errno is not None:
+        raise exc  # this machine's own disk (full, gone): not the store's doing
     raise StorageError(f"{show(location)}: cannot {doing} ({_reason(exc)})") from None
 
 
@@ -255,7 +262,9 @@ def write_bytes(location, data: bytes, durable: bool = True) -> None:
 def open_input(location):
     """A file to read at random offsets (a Parquet footer, then one row group's pages)."""
     if not is_remote(location):
-        return open(location, "rb")  # noqa: SIM115 - the caller closes it
+        import pyarrow as pa
+
+        return pa.OSFile(str(location))  # read by Arrow itself, not through Python
     fs, path = _fs(location)
     try:
         return fs.open_input_file(path)
@@ -305,13 +314,20 @@ def scratch_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=root))
 
 
+def _store_tag() -> str:
+    """Names the store this process reaches (its endpoint), so that the same bucket name on two
+    stores never shares a cached copy."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or ""
+    return hashlib.sha256(endpoint.encode()).hexdigest()[:10]
+
+
 def local_path(location) -> Path:
     """Where a remote file is kept on this node (a local location is its own)."""
     u = uri(location)
     if u is None:
         return Path(location)
     scheme, rest = u.split("://", 1)
-    return node_cache() / "objects" / scheme / rest
+    return node_cache() / "objects" / scheme / _store_tag() / rest
 
 
 def location_of(path: Path) -> Path:
@@ -321,7 +337,7 @@ def location_of(path: Path) -> Path:
         rest = Path(path).relative_to(node_cache() / "objects")
     except ValueError:
         return Path(path)
-    scheme, *key = rest.parts
+    scheme, _tag, *key = rest.parts
     return Path(f"{scheme}://{'/'.join(key)}")
 
 
@@ -334,11 +350,13 @@ def local_copy(location, sha256_hex: str | None = None) -> Path:
     target = local_path(location)
     found = stat(location)
     if found is None:
-        raise FileNotFoundError(f"{show(location)}: not found")
+        raise StorageNotFound(f"{show(location)}: not found")
     size, mtime_ns = found
     try:
         st = target.stat()
-        if st.st_size == size and st.st_mtime_ns == mtime_ns:
+        same = st.st_size == size and st.st_mtime_ns == mtime_ns
+        # the store's times are whole seconds: where the bytes matter, they are checked too
+        if same and (sha256_hex is None or sha256(target) == sha256_hex):
             return target
     except FileNotFoundError:
         pass
@@ -366,8 +384,8 @@ def local_copy(location, sha256_hex: str | None = None) -> Path:
 
 
 def upload(source: Path, location) -> None:
-    """Put the local file `source` at `location` whole (a local `location`: renamed there). On
-    a store, `source` then becomes this node's copy of the object."""
+    """Put the local file `source` at `location` whole and remove it (a local `location`: rename
+    it there)."""
     if not is_remote(location):
         if Path(source) != Path(location):
             os.replace(source, location)
@@ -379,12 +397,7 @@ def upload(source: Path, location) -> None:
                 dst.write(chunk)
     except OSError as exc:
         _fail(location, exc, "write it")
-    cached = local_path(location)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    found = stat(location)
-    if found is not None:  # stamped as `local_copy` stamps a fetched copy: no fetch to read it
-        os.utime(source, ns=(found[1], found[1]))
-    os.replace(source, cached)
+    Path(source).unlink()
 
 
 def staging_path(location) -> Path:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 
+from corpus import storage
+from corpus.checksums import sha256_file
 from corpus.compression import open_output
 from corpus.sources.jsonl import write_jsonl
 from pipelines.stages import SinkStage
@@ -17,7 +20,7 @@ class ExportJsonl(SinkStage):
 
     @dataclass(frozen=True)
     class Params:
-        path: str = "documents.jsonl.zst"  # relative to the stage's folder unless absolute
+        path: str = "documents.jsonl.zst"  # relative to the stage's folder, absolute, or a URI
 
         def __post_init__(self):
             if not self.path.endswith((".jsonl", ".jsonl.gz", ".jsonl.zst")):
@@ -28,16 +31,22 @@ class ExportJsonl(SinkStage):
             write_jsonl(table, f)
 
     def outputs(self, out_dir: Path) -> list[Path]:
-        return [out_dir / self.params.path]
+        path = self.params.path
+        return [Path(path) if storage.is_remote(path) else out_dir / path]
 
-    def finish(self, fragments: list[Path], out_dir: Path) -> None:
+    def finish(self, fragments: list[Path], out_dir: Path) -> dict[Path, str]:
         # one compressed stream, not concatenated frames: many zstd readers stop after one frame
         (target,) = self.outputs(out_dir)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".tmp-{target.name}")  # keeps the suffix that picks compression
+        if storage.is_remote(target):  # written in this node's cache, then put in place
+            tmp = storage.local_path(target).with_name(f".tmp-{os.getpid()}-{target.name}")
+        else:
+            tmp = target.with_name(f".tmp-{target.name}")  # keeps the suffix: the compression
+        tmp.parent.mkdir(parents=True, exist_ok=True)
         with open_output(tmp) as out:
             for fragment in fragments:
-                with open(fragment, "rb") as f:
+                with storage.open_input(fragment) as f:
                     while chunk := f.read(1 << 22):
                         out.write(chunk)
-        tmp.replace(target)
+        digest = sha256_file(tmp)
+        storage.upload(tmp, target)
+        return {target: digest}

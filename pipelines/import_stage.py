@@ -36,11 +36,8 @@ class ImportJsonl(SourceStage):
         return expand_paths(self.params.paths)
 
     def split_bytes(self, path: Path) -> int | None:
-        """An uncompressed file larger than a part is read as ranges of a part's size (one on an
-        object store is read whole)."""
-        if storage.is_remote(path):
-            return None
-        with open(path, "rb") as f:
+        """An uncompressed file larger than a part is read as ranges of a part's size."""
+        with storage.open_input(path) as f:
             compressed = f.read(4).startswith((GZIP_MAGIC, ZSTD_MAGIC))
         return None if compressed else self.params.part_mb << 20
 

@@ -63,7 +63,7 @@ def _line_bounds(path: Path, size: int, every: int) -> list[list[int]]:
     longer than `every` makes one range longer; memory is one block, however long the line)."""
     bounds, lines, offset = [[0, 1]], 0, 0
     target = every
-    with open(path, "rb") as f:
+    with storage.open_input(path) as f:  # local, or ranged reads of an object
         while target < size:
             start = _next_line(f, target, size)  # a line starts at `target` if the byte
             if start >= size:  # before it ends one
@@ -110,6 +110,8 @@ def patterns_root(patterns: list[str]) -> Path | None:
             bases.append(Path(*fixed) if fixed else Path("."))
         else:
             bases.append(Path(pattern).parent)
+    if len({storage.is_remote(b) for b in bases}) > 1:
+        raise ConfigError("paths mix local files and object-store URIs; give one source stage each")
     return Path(os.path.commonpath([str(storage.absolute(b)) for b in bases])) if bases else None
 
 

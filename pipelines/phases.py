@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -344,6 +345,8 @@ class PhaseDriver:
 
     def cleanup(self) -> None:
         storage.rmtree(self.work)
+        if storage.is_remote(self.work):  # and this node's copies of its files
+            shutil.rmtree(storage.local_path(self.work), ignore_errors=True)
 
 
 def shuffled(groups: dict, kind: str, group: int) -> ShuffleInput:

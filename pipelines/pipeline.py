@@ -64,7 +64,9 @@ def lock_run_dir(run_dir: Path):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise ConfigError(f"run folder {run_dir} is in use by another corpus run") from None
+        raise ConfigError(
+            f"run folder {storage.show(run_dir)} is in use by another corpus run"
+        ) from None
     return handle
 
 
@@ -89,7 +91,7 @@ def claim_run_dir(run_dir: Path, spec: PipelineSpec):
         if other.get("name") != spec.name:
             lock.close()
             raise ConfigError(
-                f"run folder {run_dir} holds pipeline '{other.get('name')}' "
+                f"run folder {storage.show(run_dir)} holds pipeline '{other.get('name')}' "
                 f"(from {other.get('config')}), not '{spec.name}'; choose another --run-dir"
             )
     record = {
@@ -205,7 +207,7 @@ def build_report(
     return {
         "pipeline": spec.name,
         "config": str(spec.path),
-        "run_dir": str(run_dir),
+        "run_dir": storage.show(run_dir),
         "executor": executor,
         "versions": _versions(),
         "wall_s": round(wall_s, 3),

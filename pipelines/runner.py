@@ -183,8 +183,18 @@ def _read_source(job: StageJob, stage: SourceStage, task: Task) -> dict:
     read = sum((one.end or _input_stat(one.path)[0]) - one.start for one in inputs)
     stats = {"counters": {"input_file_bytes": read}}
     # a file on an object store is read from this node's copy; its name in ids stays the same
-    inputs = [one._replace(path=storage.local_copy(one.path)) for one in inputs]
-    scratch = storage.scratch_dir(task.key)  # node-local, removed when done
+    # (a byte range of one is read from the store by ranged requests)
+    fetched = []
+    for k, one in enumerate(inputs):
+        if one.whole and storage.is_remote(one.path):
+            fetched.append(storage.local_copy(one.path))
+            inputs[k] = one._replace(path=fetched[-1])
+    if storage.is_remote(job.state_dir):  # spill files: on this node's disk, never on the store
+        scratch = storage.scratch_dir(task.key)
+    else:  # inside the run, where a re-run clears what a killed one left
+        scratch = Path(job.state_dir) / "scratch" / task.key
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
     stage.scratch_dir = scratch
     profiles: dict = {}
     try:
@@ -193,6 +203,8 @@ def _read_source(job: StageJob, stage: SourceStage, task: Task) -> dict:
             add_counters(stats, _result_stats(result, None))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        for copy in fetched:  # a node does not keep a copy of every input it ever read
+            copy.unlink(missing_ok=True)
     return {"kept": kept, "rejected": rejected, "stats": stats, "profiles": profiles}
 
 
@@ -211,10 +223,11 @@ def _sink_part(job: StageJob, stage: SinkStage, task: Task) -> dict:
     fragment = job.fragments_dir / f"{task.key}.fragment"
     tmp = storage.staging_path(fragment)
     stage.fragment(table, tmp)
+    digest = sha256_file(tmp)
     storage.upload(tmp, fragment)
     n, b = table.num_rows, text_bytes(table)
     return {
-        "fragment": committed(fragment, sha256_file(fragment), {"name": fragment.name}),
+        "fragment": committed(fragment, digest, {"name": fragment.name}),
         "stats": {"docs_in": n, "bytes_in": b, "docs_out": n, "bytes_out": b},
     }
 
@@ -394,8 +407,9 @@ def run_global(
         _remove_stale(directory, {p.name for p in parts})
         write_manifest(directory, parts)
         outputs += [output_entry(directory / p.name, p.sha256) for p in parts]
+    known = {Path(f["dir"]) / f["name"]: f["sha256"] for r in final for f in r["files"]}
     for path in stage.publish(final, Path(job.out_dir)):
-        outputs.append(output_entry(path))
+        outputs.append(output_entry(path, known.get(Path(path))))
     reused = sum(1 for r in final if r.get("reused"))
     profiles = {name: driver.profiles.get(name) for name in dirs if name in PROFILED}
     record = {**plan, "extra_inputs": extra, "outputs": outputs, "stats": stats}
@@ -466,7 +480,8 @@ def _publish(
     outputs = []
     if isinstance(stage, SinkStage):
         fragments = [job.fragments_dir / records[t.key]["fragment"]["name"] for t in tasks]
-        outputs = [output_entry(p) for p in _finish_sink(stage, fragments, Path(job.out_dir))]
+        digests = stage.finish(fragments, Path(job.out_dir)) or {}
+        outputs = [output_entry(p, digests.get(p)) for p in stage.outputs(Path(job.out_dir))]
         storage.rmtree(job.fragments_dir)
     else:
         for kind, directory in (("kept", job.kept_dir), ("rejected", job.rejected_dir)):
@@ -479,25 +494,6 @@ def _publish(
     if not isinstance(stage, SinkStage):
         record["profiles"] = profiles
     write_json_atomic(state_dir / STAGE_RECORD, record)
-
-
-def _finish_sink(stage: SinkStage, fragments: list[Path], out_dir: Path) -> list[Path]:
-    """Join a sink's fragments into its outputs; on an object store, in this node's cache and
-    then put in place (a sink's writer is a library that writes local files)."""
-    if not storage.is_remote(out_dir):
-        stage.finish(fragments, out_dir)
-        return stage.outputs(out_dir)
-    staging = storage.scratch_dir("sink")
-    try:
-        stage.finish([storage.local_copy(f) for f in fragments], staging)
-        done = []
-        for local in stage.outputs(staging):
-            target = out_dir / local.relative_to(staging)
-            storage.upload(local, target)
-            done.append(target)
-        return done
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _remove_records(state_dir: Path, keep: set[str]) -> None:

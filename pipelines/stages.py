@@ -243,6 +243,7 @@ class SinkStage(Stage):
         """The files `finish` writes."""
         raise NotImplementedError
 
-    def finish(self, fragments: list[Path], out_dir: Path) -> None:
-        """Join the fragments, in part order, into the output files."""
+    def finish(self, fragments: list[Path], out_dir: Path) -> dict[Path, str] | None:
+        """Join the fragments, in part order, into the output files; may return their SHA-256s
+        (so that a file put on an object store is not read back to checksum it)."""
         raise NotImplementedError

@@ -39,15 +39,26 @@ def _trainer_config(path: str) -> Path | None:
     return None
 
 
-def _local_shards(shards: str) -> str:
-    """A local folder with the shard folder's manifest and shards (a remote one: fetched)."""
+def _local_shards(shards: str) -> tuple[str, str | None]:
+    """A local folder with the shard folder's manifest and shards, and the tokenizer it names
+    when that is not local: a folder on an object store is fetched into this node's cache."""
     if not storage.is_remote(shards):
-        return shards
-    manifest = json.loads(storage.read_text(Path(shards) / MANIFEST))
+        return shards, None
+    try:
+        manifest = json.loads(storage.read_text(Path(shards) / MANIFEST))
+    except FileNotFoundError:
+        raise CorpusError(
+            f"{storage.show(shards)}: no {MANIFEST}; a shard folder on an object "
+            "store needs the manifest corpus writes"
+        ) from None
     storage.local_copy(Path(shards) / MANIFEST)
     for shard in manifest["shards"]:
         storage.local_copy(Path(shards) / shard["name"], shard["sha256"])
-    return str(storage.local_path(shards))
+    facts = manifest.get("tokenizer") or {}
+    tokenizer = None
+    if facts.get("path") and storage.is_remote(facts["path"]):
+        tokenizer = str(storage.local_copy(facts["path"], facts.get("sha256")))
+    return str(storage.local_path(shards)), tokenizer
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,7 @@ class Train(GlobalStage):
         # resumes from them on this node) until the final one is put on the store
         folder = storage.local_path(Path(out.job.out_dir))
         folder.mkdir(parents=True, exist_ok=True)
-        shards = _local_shards(p.shards)
+        shards, tokenizer = _local_shards(p.shards)
         eval_text = [str(storage.local_copy(t)) for t in p.eval_text]
         marker = folder / ".config_hash"
         if not marker.is_file() or marker.read_text() != out.job.config_hash:
@@ -119,6 +130,8 @@ class Train(GlobalStage):
             cmd += ["--max-steps", str(p.max_steps)]
         if eval_text:
             cmd += ["--eval-text", *eval_text]
+        if tokenizer:
+            cmd += ["--tokenizer", tokenizer]
         if any(folder.glob("ckpt_*.pt")):
             cmd.append("--resume")
         env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "RANK")}

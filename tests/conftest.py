@@ -115,13 +115,19 @@ def demo_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def s3(tmp_path_factory):
-    """A real S3-compatible server on 127.0.0.1, for this session; this process reaches it
-    through the standard AWS environment variables, which are set while it runs."""
-    from tests.s3_server import start_s3_server, with_env
+def s3_server(tmp_path_factory):
+    """A real S3-compatible server on 127.0.0.1, started once for the session."""
+    from tests.s3_server import start_s3_server
 
     server = start_s3_server(tmp_path_factory.mktemp("s3") / "server.log")
-    restore = with_env(server.env)
     yield server
-    restore()
     server.stop()
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch):
+    """The session's S3 server, which this process reaches through the standard AWS
+    environment variables while the test runs."""
+    for key, value in s3_server.env.items():
+        monkeypatch.setenv(key, value)
+    yield s3_server

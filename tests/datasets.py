@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -54,3 +55,15 @@ def store_snapshot(run: str) -> dict[str, str]:
         if rel.split("/")[0] not in ("_state", "report"):
             files[rel] = hashlib.sha256(storage.read_bytes(path)).hexdigest()
     return files
+
+
+def without_locations(files: dict[str, str], read) -> dict[str, str]:
+    """`files`, with shards.json read and its tokenizer's location (which names the run folder)
+    taken out, so that two run folders can be compared."""
+    out = dict(files)
+    for name in files:
+        if name.endswith("shards.json"):
+            manifest = json.loads(read(name))
+            manifest["tokenizer"].pop("path")
+            out[name] = json.dumps(manifest, sort_keys=True)
+    return out

@@ -50,11 +50,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def start_s3_server(log: Path) -> S3Server:
+def start_s3_server(log: Path, checks_keys: bool = False) -> S3Server:
+    """The server, in a child process; `checks_keys` makes it refuse keys it does not know
+    (moto's IAM checks, on from the first request)."""
     port = free_port()
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"} if checks_keys else None
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -76,18 +80,3 @@ def start_s3_server(log: Path) -> S3Server:
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     return S3Server(endpoint, env, proc)
-
-
-def with_env(env: dict[str, str]):
-    """Set `env` in this process; returns a function that restores what was there."""
-    before = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-
-    def restore():
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-    return restore

@@ -10,8 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+from corpus import storage
+from samples.shared_data import DOLMA_FILE
 from tests.commands import run_corpus
-from tests.datasets import snapshot, store_snapshot
+from tests.datasets import snapshot, store_snapshot, without_locations
 from tests.runs import make_pipeline
 
 RAY = str(Path(sys.executable).parent / "ray")
@@ -62,6 +64,30 @@ def _stop(proc):
             proc.wait()
 
 
+CLUSTER_PIPELINE = """
+name: cluster
+stages:
+  - stage: import_jsonl
+    name: import
+    paths: ["{inputs}/*.jsonl.zst", "{dolma}"]
+    part_rows: 9
+  - stage: length_filter
+    name: filter
+    min_words: 60
+  - stage: dedup
+  - stage: tokenizer
+    vocab_size: 600
+  - stage: shard
+    name: shards
+    tokenizer: tokenizer
+    shard_tokens: 20000
+    val_tokens: 2000
+  - stage: export_jsonl
+    name: export
+    input: dedup
+"""
+
+
 def test_two_node_cluster_with_the_run_on_s3_gives_the_bytes_of_a_local_run(tmp_path, s3):
     env = {
         **os.environ,
@@ -72,7 +98,9 @@ def test_two_node_cluster_with_the_run_on_s3_gives_the_bytes_of_a_local_run(tmp_
     }
     port = _free_port()
     address = f"{HEAD_IP}:{port}"
-    config = make_pipeline(tmp_path)
+    make_pipeline(tmp_path)  # its inputs; and stages that shuffle through the store
+    config = tmp_path / "cluster.yaml"
+    config.write_text(CLUSTER_PIPELINE.format(inputs=tmp_path / "input", dolma=DOLMA_FILE))
     nodes = {}
     for node in ("head", "node", "driver"):  # no folder is shared: the store is the run folder
         nodes[node] = tmp_path / node
@@ -111,6 +139,10 @@ def test_two_node_cluster_with_the_run_on_s3_gives_the_bytes_of_a_local_run(tmp_
             _stop(head)
     local = run_corpus("run", config, "--run-dir", tmp_path / "local", "--executor", "local")
     assert local.returncode == 0, local.stderr
-    assert store_snapshot(run) == snapshot(tmp_path / "local")
+    local_files = snapshot(tmp_path / "local")
+    assert without_locations(store_snapshot(run), lambda n: storage.read_text(f"{run}/{n}")) == (
+        without_locations(local_files, lambda n: (tmp_path / "local" / n).read_text())
+    )
+    assert "shards/train_000000.bin" in local_files
     assert not any(p.name.startswith("s3:") for p in tmp_path.rglob("*"))
     assert len(snapshot(tmp_path / "local")) > 5

@@ -23,6 +23,7 @@ from typing import BinaryIO
 import charset_normalizer
 import pyarrow as pa
 
+from corpus import storage
 from corpus.schema import DOCUMENT_SCHEMA, conform, rejected_rows
 from corpus.stage import StageResult
 
@@ -272,4 +273,5 @@ def read_lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[bytes, int]]:
 
 def file_meta(path: Path, **more) -> dict:
     """The provenance every document read from a file carries: the file's path."""
-    return {"path": str(path), **{k: v for k, v in more.items() if v is not None}}
+    where = storage.show(storage.location_of(path))  # a store's file: its URI, not our copy
+    return {"path": where, **{k: v for k, v in more.items() if v is not None}}

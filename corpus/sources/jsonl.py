@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
+from corpus import storage
 from corpus.compression import CompressedInputError, open_input, open_span
 from corpus.schema import DOCUMENT_SCHEMA, SOURCES, conform, rejected_rows
 from corpus.sources.common import REJECT_TEXT_CHARS, Rejected, parse_date, read_lines
@@ -135,7 +136,7 @@ def _reject(doc_id: str, source: str, path: Path, rej: Rejected) -> dict:
         "id": doc_id,
         "text": rej.text[:REJECT_TEXT_CHARS],
         "source": source,
-        "meta": json.dumps({"path": str(path)}),
+        "meta": json.dumps({"path": storage.show(storage.location_of(path))}),
         "reason": rej.reason,
         "error": rej.error,
     }

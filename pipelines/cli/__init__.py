@@ -12,6 +12,7 @@ import sys
 import typing
 from pathlib import Path
 
+from corpus import storage
 from corpus.errors import CorpusError
 from corpus.process import exit_process
 from pipelines.cli.classifier_command import add_classifier_parser
@@ -149,7 +150,7 @@ def cmd_report(args) -> int:
 
     path, data = write_report(args.run_dir, args.out)
     print(summary(data))
-    log(f"report: {path}")
+    log(f"report: {storage.show(path)}")
     return 0
 
 
@@ -184,10 +185,29 @@ def _params_group(hint):
     return None
 
 
+# commands whose files are written or read by libraries on this machine's disk; the others take
+# object-store URIs (`s3://...`) as well as paths
+LOCAL_ONLY = {
+    "crawl": ("seeds", "out"),
+    "classifier": ("out", "model"),
+    "train": ("shards", "out"),
+    "sample": ("checkpoint",),
+    "export-hf": ("checkpoint", "out"),
+}
+
+
+def _local_only(args) -> None:
+    for flag in LOCAL_ONLY.get(args.command, ()):
+        value = getattr(args, flag, None)
+        if isinstance(value, str) and storage.is_remote(value):
+            raise ConfigError(f"--{flag} {value}: give a local path for this command")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     name = args.command
     try:
+        _local_only(args)
         return args.run(args)
     except ConfigError as exc:
         print(f"corpus {name}: error: {exc}", file=sys.stderr)

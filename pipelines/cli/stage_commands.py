@@ -5,7 +5,6 @@ Params (see stage_flags.py). Their commit records are kept, so a re-run resumes.
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 from corpus import storage
@@ -189,7 +188,7 @@ def cmd_tokenizer(args) -> int:
     tasks = part_tasks(Dataset(args.dataset))
     state = out.parent / f".{out.name}.state"
     run_stage_command(args, REGISTRY["tokenizer"], params, tasks, out.parent, state)
-    shutil.rmtree(state, ignore_errors=True)  # a trained tokenizer keeps nothing to resume
+    storage.rmtree(state)  # a trained tokenizer keeps nothing to resume
     return 0
 
 
@@ -204,16 +203,18 @@ def cmd_shard(args) -> int:
 
 
 def cmd_shard_inspect(args) -> int:
+    if storage.is_remote(args.dir):
+        raise ConfigError(f"corpus shard inspect {args.dir}: give a local folder")
     print(inspect_shards(Path(args.dir), sample_tokens=args.sample_tokens))
     return 0
 
 
 def cmd_export(args) -> int:
     tasks = part_tasks(Dataset(args.dataset))
-    out = Path(args.out).resolve()
+    out = storage.absolute(args.out)
     cls = REGISTRY["export_jsonl"]
-    params = parse_params(cls.Params, {"path": str(out)}, "corpus export --out")
+    params = parse_params(cls.Params, {"path": storage.show(out)}, "corpus export --out")
     state = out.parent / f".{out.name}.state"
     run_stage_command(args, cls, params, tasks, out.parent, state)
-    shutil.rmtree(state, ignore_errors=True)  # a finished export keeps nothing to resume
+    storage.rmtree(state)  # a finished export keeps nothing to resume
     return 0

@@ -109,9 +109,10 @@ class DedupIndex:
                 entry = {}
                 for kind, f in files.items():
                     target = f"{i:06d}.{kind}.parquet"
-                    shutil.copyfile(Path(f["dir"]) / f["name"], tmp / target)
+                    (tmp / target).write_bytes(storage.read_bytes(Path(f["dir"]) / f["name"]))
                     if sha256_file(tmp / target) != f["sha256"]:
-                        raise CorpusError(f"{f['dir']}/{f['name']}: changed while being indexed")
+                        where = storage.show(Path(f["dir"]) / f["name"])
+                        raise CorpusError(f"{where}: changed while being indexed")
                     entry[kind] = {"name": target, "sha256": f["sha256"]}
                 listed.append(entry)
             write_json_atomic(tmp / "_segment.json", {"format": FORMAT, "parts": listed})

@@ -61,7 +61,8 @@ class Dedup(GlobalStage):
             for t, m in zip(tasks, footers, strict=True):
                 if p.quality_column not in m.schema.to_arrow_schema().names:
                     raise CorpusError(
-                        f"{t.input_path}: keep: quality needs the column '{p.quality_column}', "
+                        f"{storage.show(t.input_path)}: keep: quality needs the column "
+                        f"'{p.quality_column}', "
                         "which these documents lack; run a filter stage with a quality "
                         "classifier first, or set quality_column"
                     )

@@ -141,7 +141,7 @@ def collect(run_dir: str | Path) -> dict:
     run_dir = Path(run_dir)
     record = run_dir / "_state" / "pipeline.json"
     if not storage.is_file(record):
-        raise CorpusError(f"{run_dir}: not a run folder (no _state/pipeline.json)")
+        raise CorpusError(f"{storage.show(run_dir)}: not a run folder (no _state/pipeline.json)")
     pipeline = json.loads(storage.read_text(record))
     names = [s["name"] for s in pipeline["stages"]]
     types = {s["name"]: s["type"] for s in pipeline["stages"]}
@@ -231,7 +231,7 @@ def collect(run_dir: str | Path) -> dict:
         "pipeline": pipeline["name"],
         "config": pipeline["config"],
         "config_text": config_text,
-        "run_dir": str(run_dir),
+        "run_dir": storage.show(run_dir),
         "executor": base.get("executor"),
         "versions": base.get("versions", {}),
         "wall_s": base.get("wall_s"),

@@ -40,7 +40,7 @@ def trace(run_dir: str | Path, doc_id: str) -> str:
     run_dir = Path(run_dir)
     record = run_dir / "_state" / "pipeline.json"
     if not storage.is_file(record):
-        raise CorpusError(f"{run_dir}: not a run folder (no _state/pipeline.json)")
+        raise CorpusError(f"{storage.show(run_dir)}: not a run folder (no _state/pipeline.json)")
     pipeline = json.loads(storage.read_text(record))
     lines, found = [], False
     for st in pipeline["stages"]:
@@ -89,7 +89,9 @@ def trace(run_dir: str | Path, doc_id: str) -> str:
         if found and rejected is not None:
             break
     if not found:
-        raise CorpusError(f"{run_dir}: no document with id {doc_id!r} in any stage of the run")
+        raise CorpusError(
+            f"{storage.show(run_dir)}: no document with id {doc_id!r} in any stage of the run"
+        )
     return "\n".join(lines)
 
 
