@@ -41,7 +41,7 @@ from pipelines.profile import merge, profile_part
 from pipelines.progress import Progress
 
 WORK = "work"  # under the stage's state folder
-WORK_FORMAT = 4  # of commit records and payloads; a work folder of another format is redone
+WORK_FORMAT = 5  # of commit records and payloads; a work folder of another format is redone
 PROFILED = ("kept", "rejected", "clusters")  # output datasets whose parts carry a profile
 GROUPS_KEY = "corpus.groups"  # a split file's footer: destination -> [first row group, count]
 GROUP_ROWS = 1 << 19  # rows of a row group of a split file

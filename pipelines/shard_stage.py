@@ -5,11 +5,12 @@ It writes llm.c-format shards (`corpus/shards.py`) without holding the corpus in
             and an index (id, source, offset, length)
   scatter   per part: decide each document's fate from a hash of (seed, id) alone: the val split
             (by document), how many copies the source's mixture weight gives it (repeats or drops
-            whole documents), and for each copy a random 64-bit key whose residue picks a bucket
+            whole documents), and for each copy a random 64-bit key whose residue picks a bucket;
+            each copy goes to its bucket with its tokens, read from the part's own token file
   order     per bucket: sort its documents by key, a uniformly random order within the bucket
   write     per shard: the buckets laid end to end are the shuffled stream of documents, each
-            preceded by <|endoftext|>; a shard is a fixed-size window of that stream, gathered
-            from the parts' token files
+            preceded by <|endoftext|>; a shard is a fixed-size window of that stream, read from
+            the few ordered buckets it overlaps, one after another (never a slice of every part)
 Random bucket, then a random order within it, is a uniform shuffle of all documents, and every
 choice is a function of the seed and the document's id and position, so the shards are the same
 bytes whatever the executor or the number of workers. A bucket holds about `bucket_tokens`
@@ -75,11 +76,57 @@ def _tokenizer(path: str):
     return _cached_tokenizer(str(local), st.st_size, st.st_mtime_ns)
 
 
+def _token_file(f: dict) -> np.ndarray:
+    """A part's token file (on an object store: its bytes, fetched), checked for its size."""
+    dtype = np.dtype(f["dtype"])
+    where = Path(f["dir"]) / f["name"]
+    data = storage.read_bytes(where)
+    if len(data) != f["count"] * dtype.itemsize:
+        raise CorpusError(f"{storage.show(where)}: token file has the wrong size; run again")
+    return np.frombuffer(data, dtype=dtype)
+
+
+def _token_slices(tokens: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> pa.Array:
+    """The documents' tokens, each `tokens[offset:offset + length]`, as one binary value a
+    document (the raw bytes of its token ids)."""
+    lengths = lengths.astype(np.int64)
+    total = int(lengths.sum())
+    ends = np.cumsum(lengths)
+    # the position in `tokens` of each gathered token: its document's offset, plus how far in
+    within = np.arange(total, dtype=np.int64) - np.repeat(ends - lengths, lengths)
+    gathered = tokens[np.repeat(offsets.astype(np.int64), lengths) + within]
+    bounds = np.concatenate([[0], ends]) * tokens.dtype.itemsize
+    return pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(),
+        len(lengths),
+        [None, pa.py_buffer(bounds.astype(np.int64)), pa.py_buffer(gathered.tobytes())],
+    )
+
+
+def _stream(tokens: pa.ChunkedArray, size: np.ndarray, dtype: np.dtype, eot: int) -> np.ndarray:
+    """A bucket's documents in order, each preceded by <|endoftext|>: its part of the stream."""
+    values = tokens.combine_chunks().cast(pa.large_binary())
+    bounds = np.frombuffer(values.buffers()[1], dtype=np.int64)
+    bounds = bounds[values.offset : values.offset + len(values) + 1]
+    stream = np.empty(int(size.sum()), dtype=dtype)
+    heads = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
+    body = np.ones(len(stream), dtype=bool)
+    body[heads] = False
+    stream[heads] = eot
+    if len(bounds) and bounds[-1] > bounds[0]:
+        data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[bounds[0] : bounds[-1]]
+        stream[body] = data.view(dtype)
+    elif body.any():
+        raise CorpusError("a shuffle bucket has fewer tokens than its documents' lengths")
+    return stream
+
+
 @dataclass(frozen=True)
 class Scatter:
     """scatter: a tokenized part's documents, each copy sent to its bucket of its split."""
 
     index: list[dict]  # the part's index file
+    tokens: dict  # the part's token file
     ordinal: int  # of the part
     val_last_bin: int  # documents in val bins 0..val_last_bin are val documents
     buckets: dict[str, int]  # per split
@@ -101,7 +148,6 @@ class ShardWindow:
     lo: int
     hi: int
     buckets: list[dict]  # the ordered buckets that overlap the window, each with its "start"
-    tokens_files: list[dict]  # the token file of each part, by ordinal
     dtype: str
     eot: int
 
@@ -170,10 +216,12 @@ class Shard(GlobalStage):
         files = [files_by_dest([r]) for r in tokenized]
         scattered = run(
             "scatter",
-            [Scatter(f[Dest("index")], i, val_last_bin, buckets) for i, f in enumerate(files)],
+            [
+                Scatter(f[Dest("index")], f[Dest("tokens")][0], i, val_last_bin, buckets)
+                for i, f in enumerate(files)
+            ],
         )
         scatter = files_by_dest(scattered)
-        tokens_files = [f[Dest("tokens")][0] for f in files]
         shard_records = []
         for split in ("train", "val"):
             if not buckets[split]:
@@ -196,9 +244,7 @@ class Shard(GlobalStage):
                 ]
                 name = f"{split}_{k:06d}"
                 payloads.append(
-                    ShardWindow(
-                        split, name, lo, hi, overlapping, tokens_files, dtype.str, facts["eot_id"]
-                    )
+                    ShardWindow(split, name, lo, hi, overlapping, dtype.str, facts["eot_id"])
                 )
             shard_records += run(
                 f"write_{split}", payloads, keys=[pl.name for pl in payloads], show=True
@@ -344,6 +390,8 @@ class Shard(GlobalStage):
         h_val, h_copy, h_order = (
             index.column(c).to_numpy() for c in ("h_val", "h_copy", "h_order")
         )
+        tokens = _token_file(pl.tokens)
+        offsets, lengths = (index.column(c).to_numpy() for c in ("offset", "length"))
         weight = np.array([p.weight(s) for s in sources], dtype=np.float64)
         is_val = (val_bin(h_val) <= pl.val_last_bin) & (weight > 0)
         n_copies = copies(weight, h_copy, is_val)
@@ -366,8 +414,8 @@ class Shard(GlobalStage):
                     "copy": pa.array(copy, pa.int64()),
                     "id": index.column("id").take(pa.array(doc)),
                     "source": index.column("source").take(pa.array(doc)),
-                    "offset": index.column("offset").take(pa.array(doc)),
                     "length": index.column("length").take(pa.array(doc)),
+                    "tokens": _token_slices(tokens, offsets[doc], lengths[doc]),
                 }
             )
             out.write_split(split, table, bucket)
@@ -387,60 +435,41 @@ class Shard(GlobalStage):
 
     def _task_write(self, pl: ShardWindow, out) -> dict:
         dtype = np.dtype(pl.dtype)
-        eot = pl.eot
         lo, hi = pl.lo, pl.hi
-        token_files: dict[int, np.ndarray] = {}
-
-        def tokens_of(ord_: int) -> np.ndarray:
-            if ord_ not in token_files:
-                f = pl.tokens_files[ord_]
-                path = storage.local_copy(Path(f["dir"]) / f["name"], f["sha256"])
-                if path.stat().st_size != f["count"] * dtype.itemsize:
-                    raise CorpusError(f"{path}: token file has the wrong size; run again")
-                token_files[ord_] = (
-                    np.memmap(path, dtype=dtype, mode="r") if f["count"] else np.zeros(0, dtype)
-                )
-            return token_files[ord_]
-
-        buf = np.empty(hi - lo, dtype=dtype)
         doc_rows = {"id": [], "source": [], "offset": [], "tokens": [], "copy": []}
         tokens_per_source: dict[str, int] = {}
         docs_per_source: dict[str, int] = {}
-        for bucket in pl.buckets:
-            table = read_files([bucket])
-            length = table.column("length").to_numpy()
-            size = length + 1
-            start = bucket["start"] + np.concatenate([[0], np.cumsum(size)[:-1]])
-            pick = np.flatnonzero((start < hi) & (start + size > lo))
-            if not len(pick):
-                continue
-            ords = table.column("ord").to_numpy()
-            offsets = table.column("offset").to_numpy()
-            ids = table.column("id").to_pylist()
-            sources = table.column("source").to_pylist()
-            copies = table.column("copy").to_numpy()
-            for i in pick.tolist():
-                s, n = int(start[i]), int(size[i])
-                doc = np.empty(n, dtype=dtype)
-                doc[0] = eot
-                off = int(offsets[i])
-                doc[1:] = tokens_of(int(ords[i]))[off : off + n - 1]
-                a, b = max(s, lo), min(s + n, hi)
-                buf[a - lo : b - lo] = doc[a - s : b - s]
-                src = sources[i]
-                tokens_per_source[src] = tokens_per_source.get(src, 0) + (b - a)
-                if s >= lo:
-                    docs_per_source[src] = docs_per_source.get(src, 0) + 1
-                    doc_rows["id"].append(ids[i])
-                    doc_rows["source"].append(src)
-                    doc_rows["offset"].append(s - lo)
-                    doc_rows["tokens"].append(n)
-                    doc_rows["copy"].append(int(copies[i]))
         # written locally (in this node's cache when the run is on an object store)
         path = storage.local_path(Path(out.job.out_dir) / f"{pl.name}.bin")
         path.parent.mkdir(parents=True, exist_ok=True)
         with ShardWriter(path, dtype) as writer:
-            writer.write(buf)
+            for bucket in pl.buckets:  # in stream order: the window is written front to back
+                table = read_files([bucket], ["id", "source", "copy", "length", "tokens"])
+                size = table.column("length").to_numpy() + 1
+                start = bucket["start"] + np.concatenate([[0], np.cumsum(size)[:-1]])
+                pick = np.flatnonzero((start < hi) & (start + size > lo))
+                if not len(pick):
+                    continue
+                stream = _stream(table.column("tokens"), size, dtype, pl.eot)
+                first = int(start[pick[0]])
+                a, b = max(first, lo), min(int(start[pick[-1]] + size[pick[-1]]), hi)
+                writer.write(stream[a - bucket["start"] : b - bucket["start"]])
+                ids = table.column("id").to_pylist()
+                sources = table.column("source").to_pylist()
+                copies = table.column("copy").to_numpy()
+                for i in pick.tolist():
+                    s, n = int(start[i]), int(size[i])
+                    src = sources[i]
+                    tokens_per_source[src] = (
+                        tokens_per_source.get(src, 0) + min(s + n, hi) - max(s, lo)
+                    )
+                    if s >= lo:
+                        docs_per_source[src] = docs_per_source.get(src, 0) + 1
+                        doc_rows["id"].append(ids[i])
+                        doc_rows["source"].append(src)
+                        doc_rows["offset"].append(s - lo)
+                        doc_rows["tokens"].append(n)
+                        doc_rows["copy"].append(int(copies[i]))
         out.commit_file(Dest("shard"), path, split=pl.split, tokens=hi - lo)
         n_docs = len(doc_rows["id"])
         out.write(
