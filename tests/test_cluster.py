@@ -70,7 +70,7 @@ stages:
   - stage: import_jsonl
     name: import
     paths: ["{inputs}/*.jsonl.zst", "{dolma}"]
-    part_rows: 9
+    part_rows: 20
   - stage: length_filter
     name: filter
     min_words: 60
