@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark and print its ratios."""
 
-from bench import dedup, executors, extract, filters, posts_xml, scale, shards, trainer
+from bench import dedup, executors, extract, filters, posts_xml, scale, shards, storage, trainer
 
 if __name__ == "__main__":
     executors.main()
@@ -10,4 +10,5 @@ if __name__ == "__main__":
     dedup.main()
     shards.main([])
     trainer.main([])
+    storage.main([])  # the same pipeline on an S3 server and on local disk
     scale.main(["--docs", "50000", "400000", "3200000"])  # about 50 minutes on 2 cores

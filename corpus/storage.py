@@ -28,7 +28,7 @@ from corpus.errors import CorpusError, CorruptPartError
 
 _URI = re.compile(r"^([a-z][a-z0-9+.-]+):/+(.*)$")
 _CHUNK = 8 << 20
-_FILESYSTEMS: dict[str, tuple] = {}
+_FILESYSTEMS: dict[str, object] = {}  # one pyarrow filesystem per bucket and endpoint
 
 
 class StorageError(CorpusError):
@@ -86,14 +86,15 @@ def _fs(location):
     u = uri(location)
     scheme, rest = u.split("://", 1)
     root = f"{scheme}://{rest.split('/', 1)[0]}"
-    if root not in _FILESYSTEMS:
+    key = f"{root}|{_store_tag()}"  # the environment names the endpoint: one client for each
+    if key not in _FILESYSTEMS:
         from pyarrow import fs as pafs
 
         try:
-            _FILESYSTEMS[root] = pafs.FileSystem.from_uri(root)[0]
+            _FILESYSTEMS[key] = pafs.FileSystem.from_uri(root)[0]
         except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
             raise StorageError(f"{u}: cannot open the store ({_reason(exc)})") from None
-    return _FILESYSTEMS[root], rest
+    return _FILESYSTEMS[key], rest
 
 
 def _reason(exc: Exception) -> str:

@@ -48,3 +48,46 @@ def run_shards(dataset: Path, out: Path, tokenizer: Path, executor=None, **param
     params = {"tokenizer": str(tokenizer), **params}
     outcome = run_on_dataset("shard", dataset, out, params, executor)
     return outcome, json.loads((out / "shards.json").read_text())
+
+
+# a plugin stage module (`slowstage:Slow`): documents passed through slowly, to be killed in
+SLOW_STAGE = '''
+import time
+from dataclasses import dataclass
+
+from corpus.stage import decide
+from pipelines.stages import MapStage
+
+
+class Slow(MapStage):
+    """Passes documents through, slowly: a stage long enough to be killed in."""
+
+    @dataclass(frozen=True)
+    class Params:
+        seconds: float = 0.25
+
+    def process(self, table):
+        time.sleep(self.params.seconds)
+        return decide(table, [None] * table.num_rows)
+'''
+
+# the stages after an import that shuffle through the run folder (dedup, tokenizer, shards) and
+# a sink: a pipeline with every kind of task, for the runs on an object store and a cluster
+SHUFFLING_STAGES = """
+  - stage: length_filter
+    name: filter
+    min_words: 60
+  - stage: dedup
+    threshold: 0.8
+  - stage: tokenizer
+    vocab_size: 600
+  - stage: shard
+    name: shards
+    tokenizer: tokenizer
+    shard_tokens: 20000
+    val_tokens: 2000
+  - stage: export_jsonl
+    name: export
+    input: dedup
+    path: documents.jsonl.zst
+"""

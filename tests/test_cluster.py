@@ -14,7 +14,7 @@ from corpus import storage
 from samples.shared_data import DOLMA_FILE
 from tests.commands import run_corpus
 from tests.datasets import snapshot, store_snapshot, without_locations
-from tests.runs import make_pipeline
+from tests.runs import SHUFFLING_STAGES, make_pipeline
 
 RAY = str(Path(sys.executable).parent / "ray")
 HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"  # loopback; Ray rewrites 127.0.0.1 to the host IP
@@ -71,20 +71,7 @@ stages:
     name: import
     paths: ["{inputs}/*.jsonl.zst", "{dolma}"]
     part_rows: 20
-  - stage: length_filter
-    name: filter
-    min_words: 60
-  - stage: dedup
-  - stage: tokenizer
-    vocab_size: 600
-  - stage: shard
-    name: shards
-    tokenizer: tokenizer
-    shard_tokens: 20000
-    val_tokens: 2000
-  - stage: export_jsonl
-    name: export
-    input: dedup
+{stages}
 """
 
 
@@ -100,7 +87,11 @@ def test_two_node_cluster_with_the_run_on_s3_gives_the_bytes_of_a_local_run(tmp_
     address = f"{HEAD_IP}:{port}"
     make_pipeline(tmp_path)  # its inputs; and stages that shuffle through the store
     config = tmp_path / "cluster.yaml"
-    config.write_text(CLUSTER_PIPELINE.format(inputs=tmp_path / "input", dolma=DOLMA_FILE))
+    config.write_text(
+        CLUSTER_PIPELINE.format(
+            inputs=tmp_path / "input", dolma=DOLMA_FILE, stages=SHUFFLING_STAGES.strip("\n")
+        )
+    )
     nodes = {}
     for node in ("head", "node", "driver"):  # no folder is shared: the store is the run folder
         nodes[node] = tmp_path / node

@@ -13,28 +13,9 @@ import pytest
 from samples.shared_data import DOLMA_FILE
 from tests.commands import CORPUS, ROOT, run_corpus
 from tests.datasets import snapshot
+from tests.runs import SLOW_STAGE
 
 pytestmark = pytest.mark.shared_data  # every test here reads ../shared/data
-
-SLOW_STAGE = '''
-import time
-from dataclasses import dataclass
-
-from corpus.stage import decide
-from pipelines.stages import MapStage
-
-
-class Slow(MapStage):
-    """Passes documents through, slowly: a stage long enough to be killed in."""
-
-    @dataclass(frozen=True)
-    class Params:
-        seconds: float = 0.25
-
-    def process(self, table):
-        time.sleep(self.params.seconds)
-        return decide(table, [None] * table.num_rows)
-'''
 
 
 def _config(tmp_path):

@@ -20,6 +20,7 @@ from samples.pydoc_jsonl import write_pydoc_sample
 from samples.shared_data import DOLMA_FILE, real_documents
 from tests.commands import ROOT, kill_when, run_corpus
 from tests.datasets import snapshot, store_snapshot, without_locations
+from tests.runs import SHUFFLING_STAGES, SLOW_STAGE
 from tests.s3_server import free_port, start_s3_server
 
 pytestmark = pytest.mark.shared_data  # the pipelines read ../shared/data
@@ -40,22 +41,7 @@ stages:
     name: import
     paths: ["{inputs}/*.jsonl.zst", "{inputs}/dolma/*.jsonl.gz"]
     part_rows: 20
-  - stage: length_filter
-    name: filter
-    min_words: 60
-  - stage: dedup
-    threshold: 0.8
-  - stage: tokenizer
-    vocab_size: 600
-  - stage: shard
-    name: shards
-    tokenizer: tokenizer
-    shard_tokens: 20000
-    val_tokens: 2000
-  - stage: export_jsonl
-    name: export
-    input: dedup
-    path: documents.jsonl.zst
+{stages}
   - stage: train
     shards: shards
     config: {trainer}
@@ -138,7 +124,11 @@ def test_storage_operations_on_a_real_server(s3, tmp_path, monkeypatch):
 
 def test_unreachable_or_missing_storage_stops_with_one_line_naming_it(s3, tmp_path, inputs):
     config = tmp_path / "p.yaml"
-    config.write_text(PIPELINE.format(inputs=inputs, trainer=inputs / "tiny.yaml"))
+    config.write_text(
+        PIPELINE.format(
+            stages=SHUFFLING_STAGES.strip("\n"), inputs=inputs, trainer=inputs / "tiny.yaml"
+        )
+    )
     closed = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}  # nothing listens there
     strict = start_s3_server(tmp_path / "strict.log", checks_keys=True)  # knows no keys of ours
     cases = [
@@ -166,8 +156,12 @@ def test_a_pipeline_on_the_store_gives_the_bytes_it_gives_on_local_disk(s3, tmp_
     upload_tree(inputs, f"{bucket}/in")
     local_config, remote_config = tmp_path / "local.yaml", tmp_path / "remote.yaml"
     trainer = inputs / "tiny.yaml"  # a config file: local; the eval text is read from the store
-    local_config.write_text(PIPELINE.format(inputs=inputs, trainer=trainer))
-    remote_config.write_text(PIPELINE.format(inputs=f"{bucket}/in", trainer=trainer))
+    local_config.write_text(
+        PIPELINE.format(stages=SHUFFLING_STAGES.strip("\n"), inputs=inputs, trainer=trainer)
+    )
+    remote_config.write_text(
+        PIPELINE.format(stages=SHUFFLING_STAGES.strip("\n"), inputs=f"{bucket}/in", trainer=trainer)
+    )
 
     local = run_corpus("run", local_config, "--run-dir", tmp_path / "local", "--executor", "local")
     assert local.returncode == 0, local.stderr
@@ -226,28 +220,9 @@ def test_a_pipeline_on_the_store_gives_the_bytes_it_gives_on_local_disk(s3, tmp_
     assert doc_id.as_py() in traced.stdout and "dedup" in traced.stdout, traced.stdout
 
 
-SLOW = """
-import time
-from dataclasses import dataclass
-
-from corpus.stage import decide
-from pipelines.stages import MapStage
-
-
-class Slow(MapStage):
-    @dataclass(frozen=True)
-    class Params:
-        seconds: float = 0.3
-
-    def process(self, table):
-        time.sleep(self.params.seconds)
-        return decide(table, [None] * table.num_rows)
-"""
-
-
 def test_killed_with_kill_9_on_the_store_it_resumes_to_the_same_bytes(s3, tmp_path, inputs):
     (tmp_path / "plugins").mkdir()
-    (tmp_path / "plugins" / "slowstage.py").write_text(SLOW)
+    (tmp_path / "plugins" / "slowstage.py").write_text(SLOW_STAGE)
     env = {"PYTHONPATH": f"{tmp_path / 'plugins'}:{Path(__file__).resolve().parent.parent}"}
     config = tmp_path / "slow.yaml"
     config.write_text(
