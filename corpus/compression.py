@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 import zstandard
 
+from corpus import storage
 from corpus.errors import CorpusError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -230,8 +231,6 @@ def open_input(path: str | Path, max_window: int = ZSTD_MAX_WINDOW) -> BinaryIO:
 def open_span(path: str | Path, start: int, end: int | None) -> BinaryIO:
     """Bytes [start, end) of an uncompressed file, read as a file of their own (one on an object
     store is read by ranged requests, never fetched whole)."""
-    from corpus import storage
-
     if storage.is_remote(path):
         raw = storage.open_input(path)
         end = raw.size() if end is None else end

@@ -248,7 +248,7 @@ def write_bytes(location, data: bytes, durable: bool = True) -> None:
             _fail(location, exc, "write it")
         return
     path = Path(location)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp = _temporary(path)
     try:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -362,7 +362,7 @@ def local_copy(location, sha256_hex: str | None = None) -> Path:
     except FileNotFoundError:
         pass
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp = _temporary(target)
     fs, path = _fs(location)
     digest = hashlib.sha256()
     try:
@@ -405,8 +405,12 @@ def staging_path(location) -> Path:
     """Where to write a file bound for `location` before it is put there with `upload`: beside
     it under a temporary name when local, in the node's cache when remote."""
     if not is_remote(location):
-        path = Path(location)
-        return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        return _temporary(Path(location))
     target = local_path(location)
     target.parent.mkdir(parents=True, exist_ok=True)
-    return target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    return _temporary(target)
+
+
+def _temporary(path: Path) -> Path:
+    """A hidden name beside `path` that no other process or call writes."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
