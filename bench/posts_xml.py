@@ -12,37 +12,12 @@ threads, HTML to text). Goal: large/small MB/s ratio ~1.0x for both.
 from __future__ import annotations
 
 import argparse
-import gzip
-import re
 import tempfile
 import time
 from pathlib import Path
 
-from corpus.sources.stackexchange import ROW, read_posts_xml, scan_rows
-from samples.shared_data import SHARED_DATA as SHARED
-
-POSTS = SHARED / "forums" / "datascience-se_Posts.xml.gz"
-IDS = re.compile(rb'( (?:Id|ParentId|AcceptedAnswerId)=")(\d+)"')
-MB = 1 << 20
-
-
-def write_posts_xml(path: Path, rows: list[bytes], size_mb: int) -> float:
-    """Write copies of `rows` with shifted ids until `size_mb` is reached; return its size in MB."""
-    step = 1 + max(int(m.group(2)) for row in rows for m in IDS.finditer(row))
-    written, copy = 0, 0
-    with open(path, "wb") as f:
-        f.write(b'<?xml version="1.0" encoding="utf-8"?>\n<posts>\n')
-        while written < size_mb * MB:
-            data = b"".join(b"  %s\n" % shift_ids(row, copy * step) for row in rows)
-            f.write(data)
-            written += len(data)
-            copy += 1
-        f.write(b"</posts>\n")
-    return path.stat().st_size / MB
-
-
-def shift_ids(row: bytes, shift: int) -> bytes:
-    return IDS.sub(lambda m: b'%s%d"' % (m.group(1), int(m.group(2)) + shift), row)
+from corpus.sources.stackexchange import read_posts_xml, scan_rows
+from samples.posts_xml import MB, POSTS, real_rows, write_repeated_posts_xml
 
 
 def time_scanner(path: Path) -> tuple[float, int]:
@@ -67,8 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not POSTS.exists():
         raise SystemExit(f"bench posts_xml needs {POSTS}")
-    with gzip.open(POSTS) as f:
-        rows = [m.group(0) for m in ROW.finditer(f.read())]
+    rows = real_rows()
     print(f"posts_xml: {len(rows)} real rows repeated with new ids")
     timers = [("scanner", time_scanner)]
     if not args.scanner_only:
@@ -80,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
             ("large", args.large_mb, 1),
         ):
             path = Path(tmp) / f"Posts-{size_mb}mb.xml"
-            mb = write_posts_xml(path, rows, size_mb)
+            mb = write_repeated_posts_xml(path, rows, size_mb)
             for name, timer in timers:
                 runs = [timer(path) for _ in range(repeats)]
                 seconds, count = min(runs)

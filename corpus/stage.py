@@ -57,3 +57,23 @@ def reason_counts(rejected: pa.Table) -> dict[str, int]:
         return {}
     counts = pc.value_counts(rejected.column("reason").combine_chunks())
     return {c["values"].as_py(): c["counts"].as_py() for c in counts}
+
+
+def result_stats(result: StageResult, table: pa.Table | None) -> dict:
+    """A batch's stats: documents and text bytes in, out and rejected (by reason), and its
+    counters; `table` is what a map read (None for a source: it read what it kept and
+    rejected)."""
+    stats = {
+        "docs_out": result.kept.num_rows,
+        "bytes_out": text_bytes(result.kept),
+        "docs_rejected": result.rejected.num_rows,
+        "rejected": reason_counts(result.rejected),
+    }
+    if table is None:  # a source: what it read is what it kept plus what it rejected
+        stats["docs_in"] = result.kept.num_rows + result.rejected.num_rows
+        stats["bytes_in"] = stats["bytes_out"] + text_bytes(result.rejected)
+    else:
+        stats["docs_in"], stats["bytes_in"] = table.num_rows, text_bytes(table)
+    if result.stats:
+        stats["counters"] = dict(result.stats)
+    return stats

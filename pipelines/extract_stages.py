@@ -21,8 +21,9 @@ from corpus.sources.social import read_mastodon, read_reddit, read_twitter
 from corpus.sources.stackexchange import read_posts_xml
 from corpus.sources.warc import read_html_file, read_warc
 from corpus.stage import StageResult
+from pipelines import forum_ranges
 from pipelines.inputs import InputFile, expand_paths
-from pipelines.stages import SourceStage
+from pipelines.stages import Phased, SourceStage
 
 SNIFF_BYTES = 65536
 
@@ -161,8 +162,10 @@ class ExtractBook(_Extract):
         return read_text_book(path, name=name, max_bytes=max_bytes)
 
 
-class ExtractForum(_Extract):
-    """Forums: Stack Exchange Posts.xml dumps (threads), forum HTML pages (comments kept)."""
+class ExtractForum(_Extract, Phased):
+    """Forums: Stack Exchange Posts.xml dumps (threads), forum HTML pages (comments kept). A
+    plain Posts.xml larger than a part is read as byte ranges by several tasks, whose posts
+    meet their threads in a second phase (`pipelines.forum_ranges`)."""
 
     source = "forum"
 
@@ -187,6 +190,19 @@ class ExtractForum(_Extract):
                 **self.sizes(),
             )
         return _read_web(self, path, name, _options(p), head)
+
+    def split_bytes(self, path: Path) -> int | None:
+        every = self.params.part_mb << 20
+        return every if forum_ranges.splits(path, every) else None
+
+    def phased(self, tasks: list) -> bool:
+        return any(not one.whole for t in tasks for one in t.inputs)
+
+    def drive(self, driver, tasks: list) -> tuple[list[dict], dict]:
+        return forum_ranges.drive(self, driver, tasks)
+
+    def run_task(self, phase: str, payload, out) -> dict:
+        return forum_ranges.run_task(self, phase, payload, out)
 
 
 class ExtractSocial(_Extract):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from corpus import storage
 from corpus.dataset import write_json_atomic
+from corpus.errors import DatasetError
 from pipelines.params import ConfigError
 
 
@@ -34,6 +35,19 @@ class InputFile(typing.NamedTuple):
 
 
 SCAN_BLOCK = 16 << 20
+
+
+def input_stat(path: Path) -> tuple[int, int]:
+    """An input file's size and time; a missing one is a DatasetError naming it."""
+    found = storage.stat(path)
+    if found is None:
+        raise DatasetError(f"{storage.show(path)}: input file is missing")
+    return found
+
+
+def input_bytes(inputs: typing.Iterable[InputFile]) -> int:
+    """The bytes a source task reads: its files, or their ranges."""
+    return sum((one.end or input_stat(one.path)[0]) - one.start for one in inputs)
 
 
 def line_ranges(one: InputFile, every: int, cache_dir: Path | None = None) -> list[InputFile]:

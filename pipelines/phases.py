@@ -123,14 +123,17 @@ class PhaseOutput:
             return Path(self.job.rejected_dir)
         return Path(self.job.out_dir) / name
 
-    def write(self, dest: Dest, table: pa.Table, texts=None, counted=None) -> None:
+    def write(
+        self, dest: Dest, table: pa.Table, texts=None, counted=None, stem: str | None = None
+    ) -> None:
         """Commit `table` for `dest`: a part of an output dataset (skipped when empty) or an
         intermediate file of this phase (written even when empty). A part of `kept`, `rejected`
         or `clusters` is committed with its profile (a clusters part takes its rows' `texts`,
-        and `counted`: `profile_part`)."""
+        and `counted`: `profile_part`). A part is named after the task, or `stem` for a task
+        that writes several."""
         dataset = dest.index is None and dest.kind in self.datasets
         if dataset:
-            directory, stem = self.output_dir(dest.kind), self.task.key
+            directory, stem = self.output_dir(dest.kind), stem or self.task.key
             if table.num_rows == 0:
                 return
         else:

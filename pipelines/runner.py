@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pyarrow as pa
 
 from corpus import storage
 from corpus.checksums import check_file, committed, sha256_file, stamp
@@ -30,10 +27,9 @@ from corpus.dataset import (
     write_manifest,
     write_part,
 )
-from corpus.errors import DatasetError
 from corpus.schema import conform
-from corpus.stage import StageResult, add_counters, reason_counts, text_bytes
-from pipelines.inputs import InputFile, input_names, line_ranges
+from corpus.stage import StageResult, add_counters, result_stats, text_bytes
+from pipelines.inputs import InputFile, input_bytes, input_names, input_stat, line_ranges
 from pipelines.params import parse_params
 from pipelines.phases import PROFILED, PhaseDriver, output_parts
 from pipelines.profile import merge, profile_part
@@ -42,6 +38,7 @@ from pipelines.stages import (
     FilesStage,
     GlobalStage,
     MapStage,
+    Phased,
     SinkStage,
     SourceStage,
     Stage,
@@ -124,7 +121,7 @@ def source_tasks(
     for i, group in enumerate(stage.group_inputs(inputs)):
         prints = []
         for one in group:
-            size, mtime_ns = _input_stat(one.path)
+            size, mtime_ns = input_stat(one.path)
             span = "" if one.whole else f"|{one.start}-{one.end if one.end is not None else ''}"
             prints.append(f"{one.path}|{one.name}|{size}|{mtime_ns}{span}")
         tasks.append(
@@ -136,13 +133,6 @@ def source_tasks(
             )
         )
     return tasks
-
-
-def _input_stat(path: Path) -> tuple[int, int]:
-    found = storage.stat(path)
-    if found is None:
-        raise DatasetError(f"{storage.show(path)}: input file is missing")
-    return found
 
 
 def part_tasks(dataset: Dataset, prefix: str = "") -> list[Task]:
@@ -179,32 +169,12 @@ def execute_task(job: StageJob, task: Task) -> dict:
 
 def _read_source(job: StageJob, stage: SourceStage, task: Task) -> dict:
     kept, rejected = [], []
-    inputs = list(task.inputs)
-    read = sum((one.end or _input_stat(one.path)[0]) - one.start for one in inputs)
-    stats = {"counters": {"input_file_bytes": read}}
-    # a file on an object store is read from this node's copy; its name in ids stays the same
-    # (a byte range of one is read from the store by ranged requests)
-    fetched = []
-    for k, one in enumerate(inputs):
-        if one.whole and storage.is_remote(one.path):
-            fetched.append(storage.local_copy(one.path))
-            inputs[k] = one._replace(path=fetched[-1])
-    if storage.is_remote(job.state_dir):  # spill files: on this node's disk, never on the store
-        scratch = storage.scratch_dir(task.key)
-    else:  # inside the run, where a re-run clears what a killed one left
-        scratch = Path(job.state_dir) / "scratch" / task.key
-        shutil.rmtree(scratch, ignore_errors=True)
-        scratch.mkdir(parents=True)
-    stage.scratch_dir = scratch
+    stats = {"counters": {"input_file_bytes": input_bytes(task.inputs)}}
     profiles: dict = {}
-    try:
+    with stage.reading(task.key, task.inputs, Path(job.state_dir)) as inputs:
         for i, result in enumerate(stage.read_group(inputs)):
             _write_result(job, stage, result, f"{task.key}-{i:04d}", kept, rejected, profiles)
-            add_counters(stats, _result_stats(result, None))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-        for copy in fetched:  # a node does not keep a copy of every input it ever read
-            copy.unlink(missing_ok=True)
+            add_counters(stats, result_stats(result, None))
     return {"kept": kept, "rejected": rejected, "stats": stats, "profiles": profiles}
 
 
@@ -213,7 +183,7 @@ def _map_part(job: StageJob, stage: MapStage, task: Task) -> dict:
     result = stage.process(table)
     kept, rejected, profiles = [], [], {}
     _write_result(job, stage, result, task.key, kept, rejected, profiles)
-    stats = _result_stats(result, table)
+    stats = result_stats(result, table)
     return {"kept": kept, "rejected": rejected, "stats": stats, "profiles": profiles}
 
 
@@ -255,23 +225,6 @@ def _write_result(
             profiles[name] = merge(profiles.get(name), profile)
 
 
-def _result_stats(result: StageResult, table: pa.Table | None) -> dict:
-    stats = {
-        "docs_out": result.kept.num_rows,
-        "bytes_out": text_bytes(result.kept),
-        "docs_rejected": result.rejected.num_rows,
-        "rejected": reason_counts(result.rejected),
-    }
-    if table is None:  # a source: what it read is what it kept plus what it rejected
-        stats["docs_in"] = result.kept.num_rows + result.rejected.num_rows
-        stats["bytes_in"] = stats["bytes_out"] + text_bytes(result.rejected)
-    else:
-        stats["docs_in"], stats["bytes_in"] = table.num_rows, text_bytes(table)
-    if result.stats:
-        stats["counters"] = dict(result.stats)
-    return stats
-
-
 # --- the stage, run by the driver -----------------------------------------------------------
 
 
@@ -310,7 +263,7 @@ def run_stage(
     """Run the tasks of `job` that are not already committed, then publish the stage."""
     start = time.perf_counter()
     stage = job.build()
-    if isinstance(stage, GlobalStage):
+    if isinstance(stage, GlobalStage) or (isinstance(stage, SourceStage) and stage.phased(tasks)):
         return run_global(job, stage, tasks, executor, log, start)
     if isinstance(stage, FilesStage):
         return run_files(job, stage, executor, log, start)
@@ -382,9 +335,10 @@ def _unpublish(job: StageJob, extra_dirs: tuple[str, ...] = ()) -> None:
 
 
 def run_global(
-    job: StageJob, stage: GlobalStage, tasks: list[Task], executor, log, start: float
+    job: StageJob, stage: Phased, tasks: list[Task], executor, log, start: float
 ) -> StageOutcome:
-    """Run a whole-dataset stage: its driver's phases, then publish its output datasets."""
+    """Run a stage in phases (a whole-dataset stage, or a source that shuffles), then publish
+    its output datasets."""
     extra = stage.extra_inputs(tasks)
     done = _stage_complete(job, tasks, extra)
     if done is not None:

@@ -7,6 +7,8 @@ A stage type wraps a plain function from `corpus` or `filters` and declares its 
 - a map turns one part into kept and rejected rows (one task per part);
 - a sink serializes each part into a fragment, then joins the fragments into its output files;
 - a global stage sees the whole dataset at once (dedup, tokenizer, shards, training).
+A source may also run in phases, as a global stage does, when its inputs ask for a shuffle (a big
+Posts.xml read as byte ranges: a thread's posts meet across ranges).
 Built-in stages are listed in `BUILTIN`, each in a file of its own; a stage outside them is named
 by its import path, `package.module:ClassName`.
 """
@@ -14,13 +16,16 @@ by its import path, `package.module:ClassName`.
 from __future__ import annotations
 
 import importlib
+import shutil
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
 
+from corpus import storage
 from corpus.stage import StageResult
 from filters.rules import Rule
 from pipelines.inputs import InputFile, patterns_root
@@ -186,6 +191,37 @@ class SourceStage(Stage):
         """The documents of one file (`name`: its identity in ids), in batches."""
         raise NotImplementedError
 
+    def phased(self, tasks: list) -> bool:
+        """Whether these tasks run in phases (`Phased`) rather than one task per group."""
+        return False
+
+    @contextmanager
+    def reading(self, key: str, inputs, state_dir: Path) -> Iterator[list[InputFile]]:
+        """`inputs` as task `key` reads them, with `scratch_dir` set for its spill files: a
+        whole file on an object store is read from this node's copy (its name in ids stays the
+        same; a byte range of one is read by ranged requests). The copies and the scratch
+        folder go when the task is done."""
+        inputs, fetched = list(inputs), []
+        try:
+            for k, one in enumerate(inputs):
+                if one.whole and storage.is_remote(one.path):
+                    fetched.append(storage.local_copy(one.path))
+                    inputs[k] = one._replace(path=fetched[-1])
+            if storage.is_remote(state_dir):  # on this node's disk, never on the store
+                scratch = storage.scratch_dir(key)
+            else:  # inside the run, where a re-run clears what a killed one left
+                scratch = Path(state_dir) / "scratch" / key
+                shutil.rmtree(scratch, ignore_errors=True)
+                scratch.mkdir(parents=True)
+            self.scratch_dir = scratch
+            try:
+                yield inputs
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        finally:
+            for copy in fetched:  # a node does not keep a copy of every input it ever read
+                copy.unlink(missing_ok=True)
+
 
 class MapStage(Stage):
     """Turns one part of documents into kept and rejected rows."""
@@ -196,16 +232,15 @@ class MapStage(Stage):
         raise NotImplementedError
 
 
-class GlobalStage(Stage):
-    """Sees the whole input dataset at once (dedup, tokenizer, shards, training): `drive` runs
-    phases of tasks through a `pipelines.phases.PhaseDriver`, and `run_task` does one task of a
-    phase on a worker, given the phase's payload dataclass."""
+class Phased:
+    """A stage that runs as phases of tasks through a `pipelines.phases.PhaseDriver`: `drive`
+    runs the phases, and `run_task` does one task of a phase on a worker, given the phase's
+    payload dataclass."""
 
-    kind = "global"
     output_datasets: ClassVar[tuple[str, ...]] = ("kept", "rejected")
 
     def drive(self, driver, tasks: list) -> tuple[list[dict], dict]:
-        """Run every phase over the input parts `tasks`; returns the records of the tasks that
+        """Run every phase over the stage's tasks; returns the records of the tasks that
         wrote the output datasets, and the stage's stats."""
         raise NotImplementedError
 
@@ -227,6 +262,13 @@ class GlobalStage(Stage):
         the records `drive` returned; returns every published file, whose checksums the stage
         record keeps so that a damaged or replaced one redoes the stage."""
         return []
+
+
+class GlobalStage(Phased, Stage):
+    """Sees the whole input dataset at once (dedup, tokenizer, shards, training), in phases
+    over the input parts."""
+
+    kind = "global"
 
 
 class SinkStage(Stage):

@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+import gzip
 import html
+import re
 from datetime import timedelta
 from pathlib import Path
 
+from corpus.sources.stackexchange import ROW
 from samples.reproducible import EPOCH, write_if_changed
+from samples.shared_data import SHARED_DATA
 from samples.topics import blocks_html, slug, topic_blocks, topic_title
+
+POSTS = SHARED_DATA / "forums" / "datascience-se_Posts.xml.gz"  # a real dump of 624 rows
+IDS = re.compile(rb'( (?:Id|ParentId|AcceptedAnswerId)=")(\d+)"')
+MB = 1 << 20
+
+
+def real_rows() -> list[bytes]:
+    """The rows of the real dump in ../shared/data."""
+    with gzip.open(POSTS) as f:
+        return [m.group(0) for m in ROW.finditer(f.read())]
+
+
+def write_repeated_posts_xml(path: Path, rows: list[bytes], size_mb: float) -> float:
+    """Write copies of `rows` with shifted ids (Id, ParentId and AcceptedAnswerId together, so
+    every copy is a set of whole threads) until `size_mb` is reached; return its size in MB."""
+    step = 1 + max(int(m.group(2)) for row in rows for m in IDS.finditer(row))
+    written, copy = 0, 0
+    with open(path, "wb") as f:
+        f.write(b'<?xml version="1.0" encoding="utf-8"?>\n<posts>\n')
+        while written < size_mb * MB:
+            data = b"".join(b"  %s\n" % shift_ids(row, copy * step) for row in rows)
+            f.write(data)
+            written += len(data)
+            copy += 1
+        f.write(b"</posts>\n")
+    return path.stat().st_size / MB
+
+
+def shift_ids(row: bytes, shift: int) -> bytes:
+    return IDS.sub(lambda m: b'%s%d"' % (m.group(1), int(m.group(2)) + shift), row)
 
 
 def write_posts_xml(path: Path, topics: list) -> Path:

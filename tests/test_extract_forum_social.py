@@ -258,3 +258,57 @@ def test_bad_ndjson_lines_are_rejected_by_name(tmp_path):
     cut.write_bytes(path.read_bytes()[:-12])
     kept, rejected = collect(read_reddit(cut))
     assert "truncated_input" in [r["reason"] for r in rejected]
+
+
+@pytest.mark.shared_data
+def test_a_big_plain_posts_xml_is_read_as_ranges_that_give_what_one_reader_gives(tmp_path):
+    """3 MB of real rows (copies with new ids) extracted with 1 MB parts: byte ranges read by
+    several tasks, their posts shuffled to thread tasks. A late answer to the first question
+    sits in the last range, an unclosed row spans lines across a range's start, and an answer
+    has no question: the threads, their order and the rejections are one reader's."""
+    from corpus.dataset import Dataset
+    from pipelines.inputs import InputFile, line_ranges
+    from samples.posts_xml import real_rows, write_repeated_posts_xml
+    from tests.commands import run_corpus
+
+    path = tmp_path / "site" / "Posts.xml"
+    path.parent.mkdir()
+    write_repeated_posts_xml(path, real_rows(), 3)
+    data = path.read_bytes()
+    at = data.rfind(b"\n  <row", 0, (1 << 20) - 2000) + 1  # a line start just before 1 MiB
+    unclosed = b'  <row Id="88000001" PostTypeId="1" Body="never closed\n' + b"more\n" * 800
+    late = (
+        b'  <row Id="99000001" PostTypeId="2" ParentId="6" Score="500" '
+        b'Body="&lt;p&gt;A late answer, years after the question.&lt;/p&gt;" />\n'
+        b'  <row Id="99000002" PostTypeId="2" ParentId="98999999" Score="1" '
+        b'Body="&lt;p&gt;An answer whose question is gone.&lt;/p&gt;" />\n'
+    )
+    data = data[:at] + unclosed + data[at:].replace(b"</posts>", late + b"</posts>")
+    path.write_bytes(data)
+    ranges = line_ranges(InputFile(path, "Posts.xml"), 1 << 20)
+    n = len(ranges)
+    assert n >= 3 and at < ranges[1].start < at + len(unclosed)
+
+    out = tmp_path / "out"
+    args = ("extract", "forum", path, "--out", out, "--set", "part_mb=1", "--executor", "local")
+    r = run_corpus(*args)
+    assert r.returncode == 0, r.stderr
+    assert f"[extract read] {n} of {n} parts to do" in r.stderr
+    assert f"[extract threads] {n} of {n} parts to do" in r.stderr
+    kept, rejected = Dataset(out).read_all(), Dataset(out / "_rejected").read_all()
+    one = list(read_posts_xml(path, name="Posts.xml"))
+    one_kept = pa.concat_tables([b.kept for b in one])
+    one_rejected = pa.concat_tables([b.rejected for b in one])
+    assert kept.num_rows > 1000
+    assert kept.equals(one_kept)  # the same threads, in the same order, field for field
+    assert rejected.sort_by("id").equals(one_rejected.sort_by("id"))
+    reasons = set(rejected.column("reason").to_pylist())
+    assert {"malformed_xml_row", "orphan_answer", "other_post_type"} <= reasons
+    first = json.loads(
+        kept.filter(pa.compute.equal(kept["id"], "se:Posts.xml:6"))["meta"][0].as_py()
+    )
+    assert 99000001 in first["post_ids"]  # its answer from the last range
+
+    again = run_corpus(*args)
+    assert again.returncode == 0, again.stderr
+    assert f"[extract] {n} parts ({n} reused)" in again.stderr

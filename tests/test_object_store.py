@@ -274,3 +274,25 @@ def test_a_big_plain_jsonl_on_the_store_is_read_as_ranges_like_a_local_one(s3, t
     assert len(out["store"].parts) >= 3  # several byte ranges, read by ranged requests
     assert [p.sha256 for p in out["store"].parts] == [p.sha256 for p in out["local"].parts]
     assert "big.jsonl:2" in out["store"].read_all(["id"]).column("id").to_pylist()
+
+
+def test_a_big_plain_posts_xml_on_the_store_is_read_as_ranges_like_a_local_one(s3, tmp_path):
+    from samples.posts_xml import real_rows, write_repeated_posts_xml
+
+    local = tmp_path / "Posts.xml"
+    write_repeated_posts_xml(local, real_rows(), 2.5)
+    remote = f"{s3.bucket()}/in/Posts.xml"
+    storage.write_bytes(remote, local.read_bytes())
+    out = {}
+    for where, source in (("local", local), ("store", remote)):
+        target = tmp_path / "out" if where == "local" else remote.replace("in/Posts.xml", "out")
+        args = ("extract", "forum", source, "--out", target, "--set", "part_mb=1")
+        r = run_corpus(*args, "--executor", "local")
+        assert r.returncode == 0, r.stderr
+        assert "[extract threads] 3 of 3 parts to do" in r.stderr  # ranged reads of the object
+        out[where] = Dataset(target).read_all()
+    assert out["store"].num_rows > 700
+    for column in ("id", "text", "title"):
+        assert out["store"][column].equals(out["local"][column])
+    paths = {json.loads(m)["path"] for m in out["store"]["meta"].to_pylist()}
+    assert paths == {remote}  # the object's URI, not a node's copy

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import lxml.etree as etree
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpus.compression import CompressedInputError, open_input
 from corpus.sources.common import Batcher, Rejected, file_meta, parse_date, scratch_db
@@ -28,24 +30,32 @@ from corpus.sources.markup import html_to_text, safe_xml_parser
 from corpus.stage import StageResult
 
 CHUNK = 1 << 20
+MAX_ROW_BYTES = 16 << 20  # a longer row is rejected as too_large
 ROW = re.compile(rb"""<row\b(?:[^<>"']|"[^"<]*"|'[^'<]*')*/>""")
 QUESTION, ANSWER = 1, 2
 
 
-def scan_rows(stream, max_row_bytes: int) -> Iterator[tuple[int, bytes | Rejected]]:
+def scan_rows(
+    stream, max_row_bytes: int, start: int = 0, end: int | None = None
+) -> Iterator[tuple[int, bytes | Rejected]]:
     """(byte offset, row bytes or Rejected) for each `<row/>` element of an XML stream.
 
     The scan moves an index through its buffer, which is cut down only when a chunk is read, so
     each byte is copied a bounded number of times: time is linear in the file's size. A row or
     other tag longer than `max_row_bytes` is rejected as `too_large` and skipped.
+
+    A byte range `[start, end)` of a file (`stream` positioned at `start`) yields the elements
+    that begin in it, each read to its end: XML escapes every `<` inside a value, so the first
+    `<` at or after any offset begins a tag, and ranges that meet yield each row exactly once.
     """
     buf = b""
-    start = 0  # offset of buf[0] in the uncompressed stream
-    pos = 0  # where the scan is in buf
+    pos = 0  # where the scan is in buf; `start` is the offset of buf[0] in the stream
     eof = False
     while True:
         lt = buf.find(b"<", pos)
         pos = len(buf) if lt < 0 else lt
+        if end is not None and start + pos >= end:  # the next element is the next range's
+            return
         if buf.startswith(b"<row", pos) and len(buf) > pos + 4 and buf[pos + 4] in b" \t\r\n/>":
             m = ROW.match(buf, pos)
             if m:
@@ -59,9 +69,9 @@ def scan_rows(stream, max_row_bytes: int) -> Iterator[tuple[int, bytes | Rejecte
                 pos = nxt
                 continue
         elif pos < len(buf):
-            end = _skip_markup(buf, pos)
-            if end is not None:
-                pos = end
+            after = _skip_markup(buf, pos)
+            if after is not None:
+                pos = after
                 continue
         if len(buf) - pos > max_row_bytes:  # in a row or tag that does not end
             what = "row" if buf.startswith(b"<row", pos) else "tag"
@@ -125,6 +135,18 @@ def _int(value: str | None, default: int = 0) -> int:
         return default
 
 
+POSTS_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("thread", pa.int64()),
+        ("type", pa.int8()),
+        ("score", pa.int64()),
+        ("offset", pa.int64()),
+        ("row", pa.large_string()),
+    ]
+)
+
+
 @contextmanager
 def _spill(scratch_dir: Path | None):
     with scratch_db(scratch_dir) as db:
@@ -135,6 +157,33 @@ def _spill(scratch_dir: Path | None):
         yield db
 
 
+def scan_posts(
+    stream, path: Path, name: str, max_row_bytes: int, batch: Batcher, start=0, end=None
+) -> Iterator[tuple[int, int, int, int, int, str] | None]:
+    """The questions and answers among the rows of `stream` (or of its byte range `[start,
+    end)`), as (id, thread, type, score, offset, row as JSON); any other row is rejected into
+    `batch`, for which None is yielded, so that the caller drains it."""
+    for offset, row in scan_rows(stream, max_row_bytes, start, end):
+        base = {"id": f"se:{name}@{offset}", "source": "forum"}
+        base["meta"] = file_meta(path, offset=offset)
+        try:
+            if isinstance(row, Rejected):
+                raise row
+            attrs = parse_row(row)
+            post_id, kind = _int(attrs.get("Id"), -1), _int(attrs.get("PostTypeId"), -1)
+            if post_id < 0:
+                raise Rejected("malformed_xml_row", "row without an Id", _show(row))
+            if kind not in (QUESTION, ANSWER):
+                base["id"] = f"se:{name}:{post_id}"
+                text = html_to_text(attrs.get("Body", ""))
+                raise Rejected("other_post_type", f"PostTypeId {kind}", text)
+            thread = post_id if kind == QUESTION else _int(attrs.get("ParentId"), -1)
+            yield post_id, thread, kind, _int(attrs.get("Score")), offset, json.dumps(attrs)
+        except Rejected as rej:
+            batch.reject(base, rej)
+            yield None
+
+
 def read_posts_xml(
     path: Path,
     *,
@@ -142,7 +191,7 @@ def read_posts_xml(
     site: str | None = None,
     min_score: int | None = None,
     max_answers: int | None = None,
-    max_row_bytes: int = 16 << 20,
+    max_row_bytes: int = MAX_ROW_BYTES,
     scratch_dir: Path | None = None,
     part_rows: int = 100_000,
     part_bytes: int = 64 << 20,
@@ -152,28 +201,72 @@ def read_posts_xml(
     batch = Batcher(part_rows, part_bytes)
     name = name or path.name
     with open_input(path) as stream, _spill(scratch_dir) as db:
-        for offset, row in scan_rows(stream, max_row_bytes):
-            base = {"id": f"se:{name}@{offset}", "source": "forum"}
-            base["meta"] = file_meta(path, offset=offset)
-            try:
-                if isinstance(row, Rejected):
-                    raise row
-                attrs = parse_row(row)
-                post_id, kind = _int(attrs.get("Id"), -1), _int(attrs.get("PostTypeId"), -1)
-                if post_id < 0:
-                    raise Rejected("malformed_xml_row", "row without an Id", _show(row))
-                if kind not in (QUESTION, ANSWER):
-                    base["id"] = f"se:{name}:{post_id}"
-                    text = html_to_text(attrs.get("Body", ""))
-                    raise Rejected("other_post_type", f"PostTypeId {kind}", text)
-                thread = post_id if kind == QUESTION else _int(attrs.get("ParentId"), -1)
-                db.execute(
-                    "INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?, ?)",
-                    (post_id, thread, kind, _int(attrs.get("Score")), offset, json.dumps(attrs)),
-                )
-            except Rejected as rej:
-                batch.reject(base, rej)
+        for post in scan_posts(stream, path, name, max_row_bytes, batch):
+            if post is None:
                 yield from batch.drain()
+            else:
+                db.execute("INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?, ?)", post)
+        db.execute("CREATE INDEX by_thread ON posts (thread, type)")
+        yield from _threads(db, path, name, site, min_score, max_answers, batch)
+    yield from batch.finish()
+
+
+# --- a big plain file, read as byte ranges by several tasks ---------------------------------
+# A thread's answers may sit anywhere after its question, so the ranges cannot each make their
+# own threads: a range task scans its rows (rejecting the ones that are not posts) and sends each
+# post to the thread task for its thread id; a thread task makes the threads of its id interval
+# as one reader would. Intervals start at each range's first post id, so a dump (sorted by id)
+# gives each thread task about one range's posts, and the threads come out in id order.
+
+
+def range_posts(
+    stream, path: Path, name: str, start: int, end: int | None, batch: Batcher, max_row_bytes
+) -> Iterator[StageResult | pa.Table]:
+    """The rejections of byte range `[start, end)` of a Posts.xml (`stream` at `start`) as
+    batches, then the table of its posts (`POSTS_SCHEMA`)."""
+    posts = []
+    for post in scan_posts(stream, path, name, max_row_bytes, batch, start, end):
+        if post is None:
+            yield from batch.drain()
+        else:
+            posts.append(post)
+    columns = list(zip(*posts, strict=True)) if posts else [[] for _ in POSTS_SCHEMA]
+    yield pa.table(columns, schema=POSTS_SCHEMA)
+
+
+def first_post_id(stream, start: int, max_row_bytes: int) -> int | None:
+    """The id of the first row with an Id that begins at or after `start` (`stream` there)."""
+    for _, row in scan_rows(stream, max_row_bytes, start):
+        if not isinstance(row, Rejected):
+            found = re.search(rb'\sId="(\d+)"', row)
+            if found:
+                return int(found.group(1))
+    return None
+
+
+def threads_of(
+    posts: pa.Table,
+    path: Path,
+    *,
+    name: str,
+    site: str | None = None,
+    min_score: int | None = None,
+    max_answers: int | None = None,
+    scratch_dir: Path | None = None,
+    part_rows: int = 100_000,
+    part_bytes: int = 64 << 20,
+) -> Iterator[StageResult]:
+    """The threads of `posts` (every post of their thread ids, from any range), as one reader
+    of the whole file makes them: a later row with an id replaces an earlier one."""
+    batch = Batcher(part_rows, part_bytes)
+    order = pc.sort_indices(posts, [("offset", "ascending")])
+    with _spill(scratch_dir) as db:
+        for i in range(0, len(order), 10_000):
+            rows = posts.take(order[i : i + 10_000]).to_pylist()
+            db.executemany(
+                "INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?, ?)",
+                ([r[k] for k in POSTS_SCHEMA.names] for r in rows),
+            )
         db.execute("CREATE INDEX by_thread ON posts (thread, type)")
         yield from _threads(db, path, name, site, min_score, max_answers, batch)
     yield from batch.finish()
