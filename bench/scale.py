@@ -8,8 +8,10 @@ with one word changed, for dedup to find.
 
 For each size it prints the wall time per document, the driver's peak RSS (the `corpus run`
 process, from the kernel's high-water mark), and per stage the peak RSS of one Ray worker
-(sampled every 50 ms, given to the stage the run was in). The goals, from the smaller size to
-the larger: per-document time within +-25%, driver peak within 1.25x, worker peak flat.
+(sampled every 50 ms, given to the stage the run was in), and the largest peak of one task as
+the run's report gives it, per stage and per phase of the stages that run in phases. The goals,
+from the smaller size to the larger: per-document time within +-25%, driver peak within 1.25x,
+worker peak flat.
 
     python -m bench.scale                  # 50k and 400k documents
     python -m bench.scale --docs 400000 3200000
@@ -169,6 +171,13 @@ def run_once(n: int, workdir: Path) -> dict:
     watch.join()
     if proc.returncode != 0:
         raise SystemExit(f"corpus run failed at {n:,} documents:\n{''.join(tail)}")
+    report = json.loads((run_dir / "report" / "report.json").read_text())
+    task_peak = {st["name"]: st.get("peak_task_rss_mb") for st in report["stages"]}
+    phase_peak = {
+        st["name"]: st["peak_task_rss_mb_by_phase"]
+        for st in report["stages"]
+        if st.get("peak_task_rss_mb_by_phase")
+    }
     rerun_start = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
     rerun = time.perf_counter() - rerun_start
@@ -179,6 +188,8 @@ def run_once(n: int, workdir: Path) -> dict:
         "driver_peak": watch.driver_peak,
         "worker_peak": watch.worker_peak,
         "rerun_s": rerun,
+        "task_peak": task_peak,
+        "phase_peak": phase_peak,
     }
 
 
@@ -203,6 +214,12 @@ def main(argv: list[str] | None = None) -> None:
                 "    worker peak by stage: "
                 + ", ".join(f"{s} {v / 1e6:.0f} MB" for s, v in r["worker_peak"].items())
             )
+            print(
+                "    one task's peak by stage (its worker's high-water mark): "
+                + ", ".join(f"{s} {v} MB" for s, v in r["task_peak"].items() if v)
+            )
+            for stage, phases in r["phase_peak"].items():
+                print(f"      {stage}: " + ", ".join(f"{p} {v}" for p, v in phases.items()))
     first, last = results[0], results[-1]
     if len(results) > 1:
         print(

@@ -1,4 +1,5 @@
-"""Ending a command-line process once its work is done and its output is flushed.
+"""Ending a command-line process once its work is done and its output is flushed; the peak
+memory of one task in a worker process.
 
 Native thread pools can abort a finished Python process while the interpreter tears down:
 `std::terminate` from a still-joinable thread ("terminate called without an active
@@ -22,3 +23,24 @@ def exit_process(code: int) -> NoReturn:
         with contextlib.suppress(OSError, ValueError):  # a closed pipe needs no flush
             stream.flush()
     os._exit(code)
+
+
+def reset_peak_rss() -> None:
+    """Start this process's memory high-water mark again from its present size, so that a
+    worker that runs task after task measures each task's own peak (Linux; where the kernel
+    does not allow it, the mark stays the process's peak so far, an upper bound)."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_rss_mb() -> int | None:
+    """This process's memory high-water mark (resident set, MB) since `reset_peak_rss`; None
+    where the system does not say."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

@@ -35,10 +35,13 @@ def decide(table: pa.Table, reasons: Sequence[str | None] | pa.Array) -> StageRe
 
 
 def add_counters(total: dict, more: dict) -> dict:
-    """Add the counters in `more` into `total`, nested dicts too; returns `total`."""
+    """Add the counters in `more` into `total`, nested dicts too; returns `total`. A counter
+    named `peak_*` (a task's peak memory) takes the larger value instead."""
     for key, value in more.items():
         if isinstance(value, dict):
             add_counters(total.setdefault(key, {}), value)
+        elif key.startswith("peak_"):
+            total[key] = max(total.get(key, value), value)
         else:
             total[key] = total.get(key, 0) + value
     return total

@@ -37,6 +37,7 @@ from corpus.dataset import (
     write_part,
 )
 from corpus.errors import CorruptPartError, DatasetError
+from corpus.process import peak_rss_mb, reset_peak_rss
 from pipelines.profile import merge, profile_part
 from pipelines.progress import Progress
 
@@ -240,11 +241,15 @@ def read_group(f: dict, group: int, columns: list[str] | None = None) -> pa.Tabl
 def execute_phase_task(job, task: PhaseTask) -> dict:
     """Run one task of a whole-dataset stage and commit its record; returns the record."""
     start = time.perf_counter()
+    reset_peak_rss()
     stage = job.build()
     out = PhaseOutput(job, task, stage)
     storage.makedirs(out.phase_dir())
     stats = stage.run_task(task.phase, task.payload, out) or {}
     stats["task_s"] = round(time.perf_counter() - start, 6)
+    peak = peak_rss_mb()
+    if peak is not None:
+        stats["peak_rss_mb"] = peak
     record = {
         "phase": task.phase,
         "key": task.key,
@@ -265,6 +270,7 @@ class PhaseDriver:
         self.log = log
         self.work = Path(job.state_dir) / WORK
         self.reused = 0
+        self.peaks: dict[str, int] = {}  # phase -> its tasks' highest peak memory (MB)
         # output dataset -> the merged profile of its parts, taken from records as they come in
         self.profiles: dict[str, dict | None] = {}
 
@@ -324,6 +330,9 @@ class PhaseDriver:
         return self.run(phase, tasks, show=show, on_driver=on_driver)
 
     def _take_profiles(self, record: dict) -> dict:
+        peak = record["stats"].get("peak_rss_mb")
+        if peak is not None:
+            self.peaks[record["phase"]] = max(self.peaks.get(record["phase"], 0), peak)
         for f in record["files"]:
             if "profile" in f:
                 dataset = Dest(*f["dest"]).kind

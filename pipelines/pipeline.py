@@ -202,8 +202,11 @@ def build_report(
                 "wall_s": round(o.wall_s, 3),
                 "task_s": round(task_s, 3),
                 "docs_per_task_s": round(s.get("docs_in", 0) / task_s, 1) if task_s else None,
+                "peak_task_rss_mb": s.get("peak_rss_mb"),  # the largest of one task's peaks
             }
         )
+        if s.get("peak_rss_mb_by_phase"):  # a stage run in phases: each phase's
+            stages[-1]["peak_task_rss_mb_by_phase"] = s["peak_rss_mb_by_phase"]
     return {
         "pipeline": spec.name,
         "config": str(spec.path),

@@ -27,6 +27,7 @@ from corpus.dataset import (
     write_manifest,
     write_part,
 )
+from corpus.process import peak_rss_mb, reset_peak_rss
 from corpus.schema import conform
 from corpus.stage import StageResult, add_counters, result_stats, text_bytes
 from pipelines.inputs import InputFile, input_bytes, input_names, input_stat, line_ranges
@@ -153,6 +154,7 @@ def part_tasks(dataset: Dataset, prefix: str = "") -> list[Task]:
 def execute_task(job: StageJob, task: Task) -> dict:
     """Do one task of `job` and commit it; returns its commit record."""
     start = time.perf_counter()
+    reset_peak_rss()
     stage = job.build()
     if isinstance(stage, SourceStage):
         outputs = _read_source(job, stage, task)
@@ -163,6 +165,9 @@ def execute_task(job: StageJob, task: Task) -> dict:
     record = {"task": task.key, "config_hash": job.config_hash, "fingerprint": task.fingerprint}
     record.update(outputs)
     record["stats"]["task_s"] = round(time.perf_counter() - start, 6)
+    peak = peak_rss_mb()
+    if peak is not None:
+        record["stats"]["peak_rss_mb"] = peak
     write_json_atomic(Path(job.state_dir) / f"{task.key}.json", record)  # last: the commit
     return record
 
@@ -354,6 +359,9 @@ def run_global(
     driver.prepare({"tasks": plan["tasks"], "extra_inputs": extra})
     write_json_atomic(Path(job.state_dir) / PLAN_RECORD, plan)
     final, stats = stage.drive(driver, tasks)
+    if driver.peaks:
+        stats["peak_rss_mb"] = max(driver.peaks.values())
+        stats["peak_rss_mb_by_phase"] = driver.peaks
     outputs = []
     for name, directory in dirs.items():
         storage.makedirs(directory)
