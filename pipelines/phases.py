@@ -17,7 +17,8 @@ import json
 import shutil
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -27,12 +28,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corpus import storage
-from corpus.checksums import check_file, committed, sha256_bytes, sha256_file, stamp
+from corpus.checksums import check_file, committed, sha256_file, stamp
 from corpus.dataset import (
     PARQUET_OPTIONS,
     PartInfo,
     read_part_file,
-    write_bytes_atomic,
     write_json_atomic,
     write_part,
 )
@@ -42,7 +42,7 @@ from pipelines.profile import merge, profile_part
 from pipelines.progress import Progress
 
 WORK = "work"  # under the stage's state folder
-WORK_FORMAT = 5  # of commit records and payloads; a work folder of another format is redone
+WORK_FORMAT = 6  # of commit records and payloads; a work folder of another format is redone
 PROFILED = ("kept", "rejected", "clusters")  # output datasets whose parts carry a profile
 GROUPS_KEY = "corpus.groups"  # a split file's footer: destination -> [first row group, count]
 GROUP_ROWS = 1 << 19  # rows of a row group of a split file
@@ -156,30 +156,48 @@ class PhaseOutput:
         reducer reads its own rows' byte range only. Its pages carry checksums, checked as
         they are read. Written even when empty."""
         order = np.argsort(target, kind="stable")
-        sorted_target = target[order]
-        changes = np.flatnonzero(sorted_target[1:] != sorted_target[:-1]) + 1
-        starts = np.concatenate(([0], changes)) if len(order) else changes
-        ends = np.append(starts[1:], len(order)) if len(order) else changes
-        groups = {}
-        sink = pa.BufferOutputStream()
         schema = table.schema.with_metadata(None)
-        written = 0
-        with pq.ParquetWriter(sink, schema, **SPLIT_OPTIONS) as writer:
-            for s, e in zip(starts, ends, strict=True):
-                chunks = range(s, e, GROUP_ROWS)  # a destination's rows: one or more row groups
-                groups[str(int(sorted_target[s]))] = [written, len(chunks)]
-                for c in chunks:
-                    rows = table.take(pa.array(order[c : min(c + GROUP_ROWS, e)]))
-                    writer.write_table(rows.combine_chunks(), row_group_size=GROUP_ROWS)
-                written += len(chunks)
-            writer.add_key_value_metadata({GROUPS_KEY: json.dumps(groups)})
-        data = sink.getvalue().to_pybytes()
+
+        def rows(start: int, end: int) -> pa.Table:
+            return table.take(pa.array(order[start:end]))
+
+        self.write_sorted_split(kind, schema, target[order], rows)
+
+    def write_sorted_split(
+        self,
+        kind: str,
+        schema: pa.Schema,
+        sorted_target: np.ndarray,
+        rows: Callable[[int, int], pa.Table],
+        group_rows: int | None = None,
+    ) -> None:
+        """`write_split` for rows made on demand: row i goes to `Dest(kind, sorted_target[i])`
+        (sorted), and `rows(start, end)` makes rows start..end, one row group of at most
+        `group_rows` (default `GROUP_ROWS`) at a time, written to disk at once. A task that
+        builds its rows (pairs with their signatures) holds one row group of them, not the
+        file."""
+        n, group_rows = len(sorted_target), group_rows or GROUP_ROWS
+        starts = np.flatnonzero(np.concatenate(([True], sorted_target[1:] != sorted_target[:-1])))
+        starts = starts if n else starts[:0]
+        ends = np.append(starts[1:], n)
         directory = self.phase_dir()
         storage.makedirs(directory)
         path = directory / f"{self.task.key}.{kind}.parquet"
-        write_bytes_atomic(path, data, durable=False)
+        tmp = storage.staging_path(path)
+        groups, written = {}, 0
+        with pq.ParquetWriter(str(tmp), schema, **SPLIT_OPTIONS) as writer:
+            for s, e in zip(starts, ends, strict=True):
+                chunks = range(s, e, group_rows)  # a destination's rows: one or more row groups
+                groups[str(int(sorted_target[s]))] = [written, len(chunks)]
+                for c in chunks:
+                    table = rows(c, min(c + group_rows, e)).combine_chunks()
+                    writer.write_table(table, row_group_size=group_rows)
+                written += len(chunks)
+            writer.add_key_value_metadata({GROUPS_KEY: json.dumps(groups)})
+        digest = sha256_file(tmp)
+        storage.upload(tmp, path)
         where = {"dest": [kind, None], "dir": str(directory), "name": path.name, "durable": False}
-        self.files.append(committed(path, sha256_bytes(data), {**where, "rows": table.num_rows}))
+        self.files.append(committed(path, digest, {**where, "rows": n}))
 
     def scratch_path(self, dest: Dest, suffix: str) -> Path:
         """A local path to write an intermediate file of `dest` that is not a table (raw
@@ -219,23 +237,39 @@ def read_files(
     return pa.concat_tables(tables).combine_chunks()
 
 
-def read_group(f: dict, group: int, columns: list[str] | None = None) -> pa.Table | None:
-    """Destination `group`'s rows of split file `f`, or None if it holds none: the footer, then
-    that row group's pages, each checked against its checksum."""
-    path = Path(f["dir"]) / f["name"]
+def shuffle_batches(files: ShuffleInput, columns: list[str] | None = None) -> Iterator[pa.Table]:
+    """One destination's rows of a shuffle, a row group at a time, in `read_files`' order: a
+    reducer whose rows are wide (pairs with signatures) holds one row group of them."""
+    for f in files.files:
+        path = Path(f["dir"]) / f["name"]
+        with _shuffle_file(path) as parquet:
+            found = json.loads(parquet.metadata.metadata[GROUPS_KEY.encode()]).get(str(files.group))
+            for i in range(found[0], found[0] + found[1]) if found else ():
+                yield parquet.read_row_group(i, columns=columns)
+
+
+@contextmanager
+def _shuffle_file(path: Path) -> Iterator[pq.ParquetFile]:
+    """A split file opened to read its footer and row groups, whose pages are checked against
+    their checksums; a missing or damaged one is a one-line error naming it."""
     try:
         with storage.open_input(path) as source:
-            parquet = pq.ParquetFile(source, page_checksum_verification=True)
-            index = json.loads(parquet.metadata.metadata[GROUPS_KEY.encode()])
-            found = index.get(str(group))
-            if found is None:
-                return None
-            first, count = found
-            return parquet.read_row_groups(range(first, first + count), columns=columns)
+            yield pq.ParquetFile(source, page_checksum_verification=True)
     except FileNotFoundError:
         raise DatasetError(f"{storage.show(path)}: shuffle file is missing") from None
     except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
         raise CorruptPartError(f"{storage.show(path)}: damaged shuffle file ({exc})") from None
+
+
+def read_group(f: dict, group: int, columns: list[str] | None = None) -> pa.Table | None:
+    """Destination `group`'s rows of split file `f`, or None if it holds none: the footer, then
+    that row group's pages, each checked against its checksum."""
+    with _shuffle_file(Path(f["dir"]) / f["name"]) as parquet:
+        found = json.loads(parquet.metadata.metadata[GROUPS_KEY.encode()]).get(str(group))
+        if found is None:
+            return None
+        first, count = found
+        return parquet.read_row_groups(range(first, first + count), columns=columns)
 
 
 def execute_phase_task(job, task: PhaseTask) -> dict:

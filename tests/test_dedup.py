@@ -202,7 +202,7 @@ def mixed_documents():
 @pytest.mark.shared_data
 def test_same_clusters_whatever_the_executor_workers_and_partitions(tmp_path, ray_session):
     write_dataset(tmp_path / "in", mixed_documents(), part_rows=23)
-    results = []
+    results, checked = [], set()
     runs = [
         ("local-1", LocalExecutor(), 1),
         ("local-5", LocalExecutor(), 5),
@@ -215,12 +215,16 @@ def test_same_clusters_whatever_the_executor_workers_and_partitions(tmp_path, ra
             {k: v for k, v in snapshot(tmp_path / name).items() if not k.startswith("_")}
         )
         counters = outcome.stats["counters"]
+        # a pair that several bands find is checked once: the pairs checked are the same
+        # whatever the partitions, and no more than the band partitions found
+        checked.add((counters["verified_pairs"], counters["unverified_pairs"]))
         assert (
-            counters["verified_pairs"] + counters["unverified_pairs"] == counters["candidate_pairs"]
+            counters["verified_pairs"] + counters["unverified_pairs"] <= counters["candidate_pairs"]
         )
         if partitions == 5:
             assert counters["star_rounds"] >= 1  # the big clusters need rounds
     assert results[0] and all(r == results[0] for r in results[1:])
+    assert len(checked) == 1 and min(next(iter(checked))) > 0
     rows = Dataset(tmp_path / "local-1" / "clusters").read_all().to_pylist()
     cluster = {r["id"]: r["cluster"] for r in rows}
     copies = [i for i in cluster if i.startswith("copy-of-")]

@@ -64,6 +64,7 @@ class VerifyPairs:
     pairs: Files
     sigs: Files
     partitions: int
+    first: bool  # verify1
 
 
 @dataclass(frozen=True)

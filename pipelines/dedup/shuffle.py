@@ -21,6 +21,7 @@ PARTITION = "p"  # a shuffle partition, by key or by node
 PART = "o"  # an input part, by ordinal
 SIGS = "s"  # a partition's signatures, for verification
 PAIRS = "v"  # a partition's candidate pairs, on their way to their signatures
+SIG_GROUP_ROWS = 1 << 15  # rows of a row group of pairs with a signature each (~16 MB)
 
 
 def gid_of(ordinal: int, row: np.ndarray) -> np.ndarray:
@@ -64,6 +65,11 @@ def edges_of(files: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
     return table.column("a").to_numpy(), table.column("b").to_numpy()
+
+
+def sig_type(num_perm: int) -> pa.DataType:
+    """A signature column's type: `num_perm` uint32 values a row."""
+    return pa.list_(pa.uint32(), num_perm)
 
 
 def signature_table(rows: np.ndarray, sigs: np.ndarray, name: str) -> pa.Table:

@@ -112,7 +112,12 @@ class Dedup(GlobalStage):
                 edges = run(
                     phase,
                     [
-                        VerifyPairs(shuffled(pairs, PAIRS, j), shuffled(key_files, SIGS, j), n_part)
+                        VerifyPairs(
+                            shuffled(pairs, PAIRS, j),
+                            shuffled(key_files, SIGS, j),
+                            n_part,
+                            first=phase == "verify1",
+                        )
                         for j in partitions
                     ],
                 )

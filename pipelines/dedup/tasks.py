@@ -34,6 +34,7 @@ from pipelines.dedup.shuffle import (
     PART,
     PARTITION,
     ROW_MASK,
+    SIG_GROUP_ROWS,
     SIGS,
     edges_of,
     gid_of,
@@ -41,12 +42,13 @@ from pipelines.dedup.shuffle import (
     key_partition,
     node_partition,
     ordinal_of,
+    sig_type,
     signature_matrix,
     signature_table,
     write_edges,
     write_split,
 )
-from pipelines.phases import Dest, read_files
+from pipelines.phases import Dest, read_files, shuffle_batches
 
 OK, DUPLICATE_ID, NO_KEY = 0, 1, 2
 NO_KEY_COUNTER = {"minhash": "no_shingles", "exact": "empty_text", "url": "no_url"}
@@ -235,29 +237,59 @@ def candidates(p: DedupParams, task: Repartition, out) -> dict:
 
 def verify(p: DedupParams, task: VerifyPairs, out) -> dict:
     """verify1 joins the first document's signature, verify2 the second's and decides; the
-    pairs travel to the partition of the document whose signature they need."""
-    num_perm = p.num_perm
-    pairs = read_files(task.pairs)
-    if pairs is None:
+    pairs travel to the partition of the document whose signature they need.
+
+    A pair found in several bands is verified once. Pairs carry a signature each (4 bytes a
+    permutation), so both phases hold them a row group at a time: memory follows the
+    partition's own signatures, not the number of pairs, which grows faster than the corpus
+    wherever documents repeat."""
+    if task.first:
+        pairs = read_files(task.pairs, ["x", "m"])
+        if pairs is None:
+            return {}
+        x, m = unique_pairs(pairs.column("x").to_numpy(), pairs.column("m").to_numpy())
+        del pairs
+        target = node_partition(m, task.partitions)
+        order = np.argsort(target, kind="stable")
+        x, m = x[order], m[order]
+        signatures_of = _signatures(p, task)
+
+        def rows(start: int, end: int) -> pa.Table:
+            with_sig = signature_table(x[start:end], signatures_of(x[start:end]), "x")
+            return with_sig.add_column(1, "m", pa.array(m[start:end], pa.int64()))
+
+        schema = pa.schema([("x", pa.int64()), ("m", pa.int64()), ("sig", sig_type(p.num_perm))])
+        out.write_sorted_split(PAIRS, schema, target[order], rows, group_rows=SIG_GROUP_ROWS)
         return {}
-    sig_table = read_files(task.sigs)
-    owners = sig_table.column("gid").to_numpy()
-    order = np.argsort(owners, kind="stable")
-    owners = owners[order]
-    matrix = signature_matrix(sig_table.column("sig"), num_perm)[order]
-    x, m = pairs.column("x").to_numpy(), pairs.column("m").to_numpy()
-    if "sig" not in pairs.column_names:  # verify1
-        sx = matrix[np.searchsorted(owners, x)]
-        with_sig = pairs.append_column("sig", signature_table(x, sx, "x").column("sig"))
-        write_split(out, with_sig, node_partition(m, task.partitions), PAIRS)
-        return {}
-    sx = signature_matrix(pairs.column("sig"), num_perm)
-    sm = matrix[np.searchsorted(owners, m)]
-    agree = np.count_nonzero(sx == sm, axis=1)
-    need = math.ceil(p.threshold * num_perm - 1e-9)
-    ok = agree >= need
-    write_edges(out, x[ok], m[ok], task.partitions, both=True)
-    return {"verified_pairs": int(ok.sum()), "unverified_pairs": int((~ok).sum())}
+    need = math.ceil(p.threshold * p.num_perm - 1e-9)
+    signatures_of = None
+    kept_x, kept_m, verified, unverified = [], [], 0, 0
+    for batch in shuffle_batches(task.pairs):
+        signatures_of = signatures_of or _signatures(p, task)
+        x, m = batch.column("x").to_numpy(), batch.column("m").to_numpy()
+        sx = signature_matrix(batch.column("sig"), p.num_perm)
+        ok = np.count_nonzero(sx == signatures_of(m), axis=1) >= need
+        kept_x.append(x[ok])
+        kept_m.append(m[ok])
+        verified += int(ok.sum())
+        unverified += int((~ok).sum())
+    if verified:
+        write_edges(out, np.concatenate(kept_x), np.concatenate(kept_m), task.partitions, True)
+    return {"verified_pairs": verified, "unverified_pairs": unverified}
+
+
+def _signatures(p: DedupParams, task: VerifyPairs):
+    """The signatures of the partition's documents, looked up by document number."""
+    table = read_files(task.sigs)
+    owners = table.column("gid").to_numpy()
+    by_owner = np.argsort(owners, kind="stable")
+    owners = owners[by_owner]
+    matrix = signature_matrix(table.column("sig"), p.num_perm)
+
+    def signatures_of(gid: np.ndarray) -> np.ndarray:
+        return matrix[by_owner[np.searchsorted(owners, gid)]]
+
+    return signatures_of
 
 
 def large(p: DedupParams, task: Repartition, out) -> dict:
