@@ -12,6 +12,7 @@ and skip the static destructors.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import sys
 from typing import NoReturn
@@ -44,3 +45,14 @@ def peak_rss_mb() -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def release_memory() -> None:
+    """Hand memory freed by a finished task back to the system: Arrow's pool keeps what it
+    freed, and so does glibc's malloc (numpy's arrays), so a long-lived worker would otherwise
+    start its next task, and its measured peak, from the last task's high-water mark."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

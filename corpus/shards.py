@@ -145,7 +145,7 @@ class ShardWriter:
             if tokens.min() < 0 or int(tokens.max()) > np.iinfo(self.dtype).max:
                 raise ValueError(f"token ids out of range for {self.dtype.name}")
             tokens = tokens.astype(self.dtype)
-        self._file.write(np.ascontiguousarray(tokens, dtype=self.dtype).tobytes())
+        self._file.write(memoryview(np.ascontiguousarray(tokens, dtype=self.dtype)).cast("B"))
         self.count += int(tokens.size)
 
     def close(self) -> None:

@@ -37,7 +37,7 @@ from corpus.dataset import (
     write_part,
 )
 from corpus.errors import CorruptPartError, DatasetError
-from corpus.process import peak_rss_mb, reset_peak_rss
+from corpus.process import peak_rss_mb, release_memory, reset_peak_rss
 from pipelines.profile import merge, profile_part
 from pipelines.progress import Progress
 
@@ -284,6 +284,7 @@ def execute_phase_task(job, task: PhaseTask) -> dict:
     peak = peak_rss_mb()
     if peak is not None:
         stats["peak_rss_mb"] = peak
+    release_memory()
     record = {
         "phase": task.phase,
         "key": task.key,

@@ -27,7 +27,7 @@ from corpus.dataset import (
     write_manifest,
     write_part,
 )
-from corpus.process import peak_rss_mb, reset_peak_rss
+from corpus.process import peak_rss_mb, release_memory, reset_peak_rss
 from corpus.schema import conform
 from corpus.stage import StageResult, add_counters, result_stats, text_bytes
 from pipelines.inputs import InputFile, input_bytes, input_names, input_stat, line_ranges
@@ -168,6 +168,7 @@ def execute_task(job: StageJob, task: Task) -> dict:
     peak = peak_rss_mb()
     if peak is not None:
         record["stats"]["peak_rss_mb"] = peak
+    release_memory()
     write_json_atomic(Path(job.state_dir) / f"{task.key}.json", record)  # last: the commit
     return record
 

@@ -7,14 +7,18 @@ It writes llm.c-format shards (`corpus/shards.py`) without holding the corpus in
             (by document), how many copies the source's mixture weight gives it (repeats or drops
             whole documents), and for each copy a random 64-bit key whose residue picks a bucket;
             each copy goes to its bucket with its tokens, read from the part's own token file
-  order     per bucket: sort its documents by key, a uniformly random order within the bucket
+  order     per slice of a bucket: sort its documents by key, a uniformly random order within
+            the bucket (a bucket is cut into slices by the top bits of the key, so its slices
+            sorted one by one and laid end to end are the bucket sorted)
   write     per shard: the buckets laid end to end are the shuffled stream of documents, each
             preceded by <|endoftext|>; a shard is a fixed-size window of that stream, read from
             the few ordered buckets it overlaps, one after another (never a slice of every part)
 Random bucket, then a random order within it, is a uniform shuffle of all documents, and every
 choice is a function of the seed and the document's id and position, so the shards are the same
 bytes whatever the executor or the number of workers. A bucket holds about `bucket_tokens`
-tokens, which bounds the memory of an order task; the number of buckets depends on the data only.
+tokens; the number of buckets depends on the data only. A slice holds at most about
+`SLICE_TOKENS`, which bounds the memory of an order or write task whatever the corpus's size;
+how many slices a bucket has changes no byte of the shards.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ from pipelines.tokenizer_stage import TOKENIZER_FILE
 
 SHARD_NAME = re.compile(r"^(train|val)_\d{6}\.bin$")
 ENCODE_BATCH_BYTES = 4 << 20  # text encoded per call, which bounds a tokenize task's memory
+SLICE_TOKENS = 1 << 23  # most tokens of a bucket's slice, about, which an order task holds
 
 
 @functools.lru_cache(maxsize=2)
@@ -86,21 +91,31 @@ def _token_file(f: dict) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype)
 
 
-def _token_slices(tokens: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> pa.Array:
-    """The documents' tokens, each `tokens[offset:offset + length]`, as one binary value a
-    document (the raw bytes of its token ids)."""
-    lengths = lengths.astype(np.int64)
-    total = int(lengths.sum())
-    ends = np.cumsum(lengths)
-    # the position in `tokens` of each gathered token: its document's offset, plus how far in
-    within = np.arange(total, dtype=np.int64) - np.repeat(ends - lengths, lengths)
-    gathered = tokens[np.repeat(offsets.astype(np.int64), lengths) + within]
-    bounds = np.concatenate([[0], ends]) * tokens.dtype.itemsize
-    return pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(),
-        len(lengths),
-        [None, pa.py_buffer(bounds.astype(np.int64)), pa.py_buffer(gathered.tobytes())],
+def _token_slices(tokens: np.ndarray, lengths: np.ndarray, doc: np.ndarray) -> pa.Array:
+    """Documents `doc` of a part, each the raw bytes of its token ids: the part's token file
+    (each document's tokens after the one before) cut at its documents' lengths, then taken."""
+    bounds = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]) * tokens.dtype.itemsize
+    every = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(lengths), [None, pa.py_buffer(bounds), pa.py_buffer(tokens)]
     )
+    return every.take(pa.array(doc))
+
+
+def slice_bits(tokens: int, buckets: int) -> int:
+    """How many top bits of the key cut each bucket into slices: enough that a slice holds at
+    most about `SLICE_TOKENS` of the split's `tokens`."""
+    if not buckets:
+        return 0
+    return max(0, math.ceil(math.log2(max(1.0, tokens / buckets / SLICE_TOKENS))))
+
+
+def destination(key: np.ndarray, buckets: int, bits: int) -> np.ndarray:
+    """A copy's slice of its bucket, numbered bucket by bucket: the bucket is the key's residue,
+    the slice its top `bits` (so slice order within a bucket is key order)."""
+    bucket = (key % np.uint64(buckets)).astype(np.int64)
+    if not bits:
+        return bucket
+    return (bucket << np.int64(bits)) + (key >> np.uint64(64 - bits)).astype(np.int64)
 
 
 def _stream(tokens: pa.ChunkedArray, size: np.ndarray, dtype: np.dtype, eot: int) -> np.ndarray:
@@ -130,11 +145,12 @@ class Scatter:
     ordinal: int  # of the part
     val_last_bin: int  # documents in val bins 0..val_last_bin are val documents
     buckets: dict[str, int]  # per split
+    bits: dict[str, int]  # per split: `slice_bits`
 
 
 @dataclass(frozen=True)
 class Bucket:
-    """order_train, order_val: one bucket's documents, to be put in the order of their keys."""
+    """order_train, order_val: one slice's documents, to be put in the order of their keys."""
 
     files: ShuffleInput
 
@@ -147,7 +163,7 @@ class ShardWindow:
     name: str
     lo: int
     hi: int
-    buckets: list[dict]  # the ordered buckets that overlap the window, each with its "start"
+    buckets: list[dict]  # the ordered slices that overlap the window, each with its "start"
     dtype: str
     eot: int
 
@@ -213,11 +229,12 @@ class Shard(GlobalStage):
             split: max(1, math.ceil(n / p.bucket_tokens)) if n > 0 else 0
             for split, n in expected.items()
         }
+        bits = {split: slice_bits(expected[split], buckets[split]) for split in buckets}
         files = [files_by_dest([r]) for r in tokenized]
         scattered = run(
             "scatter",
             [
-                Scatter(f[Dest("index")], f[Dest("tokens")][0], i, val_last_bin, buckets)
+                Scatter(f[Dest("index")], f[Dest("tokens")][0], i, val_last_bin, buckets, bits)
                 for i, f in enumerate(files)
             ],
         )
@@ -226,9 +243,9 @@ class Shard(GlobalStage):
         for split in ("train", "val"):
             if not buckets[split]:
                 continue
+            slices = buckets[split] << bits[split]
             ordered = run(
-                f"order_{split}",
-                [Bucket(shuffled(scatter, split, j)) for j in range(buckets[split])],
+                f"order_{split}", [Bucket(shuffled(scatter, split, j)) for j in range(slices)]
             )
             sizes = [r["stats"]["tokens"] for r in ordered]
             starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
@@ -391,7 +408,7 @@ class Shard(GlobalStage):
             index.column(c).to_numpy() for c in ("h_val", "h_copy", "h_order")
         )
         tokens = _token_file(pl.tokens)
-        offsets, lengths = (index.column(c).to_numpy() for c in ("offset", "length"))
+        lengths = index.column("length").to_numpy()
         weight = np.array([p.weight(s) for s in sources], dtype=np.float64)
         is_val = (val_bin(h_val) <= pl.val_last_bin) & (weight > 0)
         n_copies = copies(weight, h_copy, is_val)
@@ -405,7 +422,7 @@ class Shard(GlobalStage):
             if not len(doc):
                 continue
             key = shuffle_key(h_order[doc], copy)
-            bucket = (key % np.uint64(n_buckets)).astype(np.int64)
+            target = destination(key, n_buckets, pl.bits[split])
             table = pa.table(
                 {
                     "key": pa.array(key, pa.uint64()),
@@ -415,10 +432,10 @@ class Shard(GlobalStage):
                     "id": index.column("id").take(pa.array(doc)),
                     "source": index.column("source").take(pa.array(doc)),
                     "length": index.column("length").take(pa.array(doc)),
-                    "tokens": _token_slices(tokens, offsets[doc], lengths[doc]),
+                    "tokens": _token_slices(tokens, lengths, doc),
                 }
             )
-            out.write_split(split, table, bucket)
+            out.write_split(split, table, target)
         return stats
 
     def _task_order(self, pl: Bucket, out) -> dict:

@@ -376,6 +376,34 @@ def test_same_shards_whatever_the_executor_workers_and_parts(mixed, trained, ray
     assert all(r == results[0] for r in results[1:])
 
 
+def test_buckets_cut_into_slices_give_the_same_shards(mixed, trained, monkeypatch):
+    """An order task holds one slice of a bucket (cut by the key's top bits): slices of ~2,000
+    tokens instead of whole buckets change no byte of the shards."""
+    import pipelines.shard_stage as shard_stage
+
+    root, _ = mixed
+    _, tok_path = trained
+    sizes = {"shard_tokens": 15_000, "val_tokens": 5_000, "bucket_tokens": 40_000}
+    run_shards(root / "docs", root / "whole-buckets", tok_path, **sizes)
+    used = []
+    destination = shard_stage.destination
+
+    def spy(key, buckets, bits):
+        used.append(bits)
+        return destination(key, buckets, bits)
+
+    monkeypatch.setattr(shard_stage, "SLICE_TOKENS", 2_000)
+    monkeypatch.setattr(shard_stage, "destination", spy)
+    run_shards(root / "docs", root / "slices", tok_path, **sizes)
+    assert min(used) >= 2 and max(used) >= 4  # 4 or more slices a bucket, 16 or more in train
+    assert shard_bytes(root / "slices") == shard_bytes(root / "whole-buckets")
+    manifest = json.loads((root / "slices" / "shards.json").read_text())
+    assert (
+        manifest["buckets"]
+        == json.loads((root / "whole-buckets" / "shards.json").read_text())["buckets"]
+    )
+
+
 def test_mixture_weights_repeat_and_drop_whole_documents(mixed, trained):
     root, rows = mixed
     _, tok_path = trained
