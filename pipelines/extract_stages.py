@@ -18,7 +18,7 @@ from corpus.sources.books import read_epub, read_text_book
 from corpus.sources.common import Batcher, Rejected, file_meta
 from corpus.sources.html import ExtractOptions, is_html
 from corpus.sources.social import read_mastodon, read_reddit, read_twitter
-from corpus.sources.stackexchange import read_posts_xml
+from corpus.sources.stackexchange import is_posts_xml, read_posts_xml
 from corpus.sources.warc import read_html_file, read_warc
 from corpus.stage import StageResult
 from pipelines import forum_ranges
@@ -179,7 +179,7 @@ class ExtractForum(_Extract, Phased):
     def read(self, path: Path, name: str) -> Iterator[StageResult]:
         p = self.params
         head = sniff(path)
-        if re.search(rb"<posts[\s>]", head[:4096]):
+        if is_posts_xml(head):
             return read_posts_xml(
                 path,
                 name=name,

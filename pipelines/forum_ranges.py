@@ -31,6 +31,7 @@ from corpus.sources.stackexchange import (
     MAX_ROW_BYTES,
     POSTS_SCHEMA,
     first_post_id,
+    is_posts_xml,
     range_posts,
     threads_of,
 )
@@ -46,7 +47,7 @@ def splits(path: Path, every: int) -> bool:
         return False
     with storage.open_input(path) as f:
         head = f.read(4096)
-    return not head.startswith((GZIP_MAGIC, ZSTD_MAGIC)) and b"<posts" in head
+    return not head.startswith((GZIP_MAGIC, ZSTD_MAGIC)) and is_posts_xml(head)
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,8 @@ def drive(stage, driver, tasks: list) -> tuple[list[dict], dict]:
             ranged.setdefault(one.path, []).append(t)
     plans = {}  # a split file -> (its family of split files, its intervals' starts)
     for n, (path, range_tasks) in enumerate(ranged.items()):
-        starts = [t.inputs[0].start for t in range_tasks]
-        plans[path] = (f"posts{n}", interval_starts(path, starts))
+        spans = [(t.inputs[0].start, t.inputs[0].end) for t in range_tasks]
+        plans[path] = (f"posts{n}", interval_starts(path, spans))
     payloads = []
     for t in tasks:
         (one,) = t.inputs
@@ -95,20 +96,22 @@ def drive(stage, driver, tasks: list) -> tuple[list[dict], dict]:
             )
             keys.append(f"{first.key}-t{k:05d}")
     threads = driver.run_payloads("threads", payloads, keys=keys, show=True)
+    for record in threads:  # the stage's reuse counts its source tasks, which the reads are
+        record.pop("reused", None)
     stats: dict = {}
     for record in read + threads:
         add_counters(stats, record["stats"])
     return read + threads, stats
 
 
-def interval_starts(path: Path, starts: list[int]) -> list[int]:
+def interval_starts(path: Path, spans: list[tuple[int, int | None]]) -> list[int]:
     """The first thread id of each thread task: the first post id of each range (sorted, once
     each; a file that is not sorted by id still gives every thread to one task)."""
     found = set()
     with storage.open_input(path) as f:
-        for start in starts:
+        for start, end in spans:
             f.seek(start)
-            first = first_post_id(f, start, MAX_ROW_BYTES)
+            first = first_post_id(f, start, end, MAX_ROW_BYTES)
             if first is not None:
                 found.add(first)
     return sorted(found) or [0]

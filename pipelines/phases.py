@@ -179,7 +179,7 @@ class PhaseOutput:
         n, group_rows = len(sorted_target), group_rows or GROUP_ROWS
         starts = np.flatnonzero(np.concatenate(([True], sorted_target[1:] != sorted_target[:-1])))
         starts = starts if n else starts[:0]
-        ends = np.append(starts[1:], n)
+        ends = np.append(starts[1:], n) if n else starts
         directory = self.phase_dir()
         storage.makedirs(directory)
         path = directory / f"{self.task.key}.{kind}.parquet"

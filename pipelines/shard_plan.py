@@ -26,7 +26,7 @@ class ShardParams:
     max_val_fraction: float = 0.1  # the largest share of the tokens the val split may take
     seed: int = 0  # of the shuffle, the val split and fractional weights
     weights: dict[str, float] | None = None  # per source: 2 repeats each document, 0.5 keeps half
-    bucket_tokens: int = 50_000_000  # tokens a shuffle bucket holds, which bounds memory
+    bucket_tokens: int = 50_000_000  # tokens a shuffle bucket holds (sorted in ~8M-token slices)
 
     def __post_init__(self):
         if not 1 <= self.shard_tokens < 1 << 31:

@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 
 from corpus import storage
 from corpus.dataset import read_part_file, write_json_atomic
-from corpus.errors import CorpusError
+from corpus.errors import CorpusError, CorruptPartError
 from corpus.shards import MANIFEST, ShardWriter, dtype_for_vocab
 from corpus.tokenizer import load_tokenizer, tokenizer_facts
 from pipelines.params import ConfigError
@@ -95,6 +95,8 @@ def _token_slices(tokens: np.ndarray, lengths: np.ndarray, doc: np.ndarray) -> p
     """Documents `doc` of a part, each the raw bytes of its token ids: the part's token file
     (each document's tokens after the one before) cut at its documents' lengths, then taken."""
     bounds = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]) * tokens.dtype.itemsize
+    if bounds[-1] != tokens.nbytes:
+        raise CorruptPartError("a token file does not hold its index's lengths; run again")
     every = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(), len(lengths), [None, pa.py_buffer(bounds), pa.py_buffer(tokens)]
     )

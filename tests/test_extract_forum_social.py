@@ -312,3 +312,65 @@ def test_a_big_plain_posts_xml_is_read_as_ranges_that_give_what_one_reader_gives
     again = run_corpus(*args)
     assert again.returncode == 0, again.stderr
     assert f"[extract] {n} parts ({n} reused)" in again.stderr
+
+
+def test_rows_scanned_as_two_ranges_are_the_rows_of_one_scan(monkeypatch):
+    """Cut anywhere, the two ranges' rows (and rejections, with their reasons) are one scan's:
+    a row over the size limit is rejected whether or not it fit in the scanner's buffer, and
+    a row that crosses the cut is read whole by the range it begins in."""
+    import io
+
+    import corpus.sources.stackexchange as se
+
+    monkeypatch.setattr(se, "CHUNK", 50)  # buffer refills at every alignment
+    data = (
+        b'<?xml version="1.0"?>\n<posts>\n  <row Id="1" PostTypeId="1" Body="a" />\n'
+        b'  <row Id="2" PostTypeId="2" ParentId="1" Body="' + b"x" * 30 + b'" />\n'
+        b'  <row Id="3" PostTypeId="1" Body="never closed\n  <row Id="4" Body="b" />\n'
+        b'  <!-- a comment -->\n  <row Id="5" PostTypeId="5" Body="c" />\n</posts>\n'
+    )
+
+    def rows(start, end):
+        out = []
+        for offset, row in se.scan_rows(io.BytesIO(data[start:]), 60, start, end):
+            out.append((offset, row.reason if isinstance(row, se.Rejected) else row))
+        return out
+
+    one = rows(0, None)
+    assert [r[1] if isinstance(r[1], str) else r[1][:12] for r in one] == [
+        b'<row Id="1" ',
+        "too_large",
+        "malformed_xml_row",
+        b'<row Id="4" ',
+        b'<row Id="5" ',
+    ]
+    for cut in range(1, len(data)):
+        assert rows(0, cut) + rows(cut, None) == one, cut
+
+
+@pytest.mark.shared_data
+def test_a_range_with_no_posts_in_it(tmp_path):
+    """A megabyte of tag wikis in the middle of a split Posts.xml: its range sends no post to
+    the thread tasks, and every wiki is rejected by name."""
+    from corpus.dataset import Dataset
+    from samples.posts_xml import real_rows, write_repeated_posts_xml
+    from tests.commands import run_corpus
+
+    path = tmp_path / "Posts.xml"
+    write_repeated_posts_xml(path, real_rows(), 1)
+    data = path.read_bytes()
+    wiki = (
+        b'  <row Id="%d" PostTypeId="5" Body="&lt;p&gt;' + b"wiki text " * 50 + b'&lt;/p&gt;" />\n'
+    )
+    block = b"".join(wiki % (90_000_000 + i) for i in range(2400))
+    at = data.rfind(b"\n  <row", 0, len(data) // 2) + 1
+    path.write_bytes(data[:at] + block + data[at:])
+    out = tmp_path / "out"
+    r = run_corpus(
+        "extract", "forum", path, "--out", out, "--set", "part_mb=1", "--executor", "local"
+    )
+    assert r.returncode == 0, r.stderr
+    one = list(read_posts_xml(path, name="Posts.xml"))
+    assert Dataset(out).read_all().equals(pa.concat_tables([b.kept for b in one]))
+    rejected = Dataset(out / "_rejected").read_all().column("reason").to_pylist()
+    assert rejected.count("other_post_type") >= 2400

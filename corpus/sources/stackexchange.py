@@ -58,6 +58,10 @@ def scan_rows(
             return
         if buf.startswith(b"<row", pos) and len(buf) > pos + 4 and buf[pos + 4] in b" \t\r\n/>":
             m = ROW.match(buf, pos)
+            if m and m.end() - pos > max_row_bytes:  # whether or not it fit in the buffer
+                yield start + pos, Rejected("too_large", f"row over {max_row_bytes} bytes")
+                pos = m.end()
+                continue
             if m:
                 yield start + pos, m.group(0)
                 pos = m.end()
@@ -110,6 +114,11 @@ def _skip_markup(buf: bytes, pos: int) -> int | None:
 
 def _show(data: bytes) -> str:
     return data[:2000].decode("utf-8", "replace")
+
+
+def is_posts_xml(head: bytes) -> bool:
+    """Whether a file's first bytes (decompressed) are those of a Posts.xml dump."""
+    return re.search(rb"<posts[\s>]", head[:4096]) is not None
 
 
 def parse_row(data: bytes) -> dict[str, str]:
@@ -234,9 +243,10 @@ def range_posts(
     yield pa.table(columns, schema=POSTS_SCHEMA)
 
 
-def first_post_id(stream, start: int, max_row_bytes: int) -> int | None:
-    """The id of the first row with an Id that begins at or after `start` (`stream` there)."""
-    for _, row in scan_rows(stream, max_row_bytes, start):
+def first_post_id(stream, start: int, end: int | None, max_row_bytes: int) -> int | None:
+    """The id of the first row with an Id that begins in `[start, end)` (`stream` at
+    `start`); None if none does."""
+    for _, row in scan_rows(stream, max_row_bytes, start, end):
         if not isinstance(row, Rejected):
             found = re.search(rb'\sId="(\d+)"', row)
             if found:
@@ -257,7 +267,9 @@ def threads_of(
     part_bytes: int = 64 << 20,
 ) -> Iterator[StageResult]:
     """The threads of `posts` (every post of their thread ids, from any range), as one reader
-    of the whole file makes them: a later row with an id replaces an earlier one."""
+    of the whole file makes them: a later row with an id replaces an earlier one. (A dump
+    whose Ids repeat with another thread, which Stack Exchange's never do, can differ from one
+    reader: the rows meet only if their threads fall in one interval.)"""
     batch = Batcher(part_rows, part_bytes)
     order = pc.sort_indices(posts, [("offset", "ascending")])
     with _spill(scratch_dir) as db:

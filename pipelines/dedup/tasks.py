@@ -239,10 +239,10 @@ def verify(p: DedupParams, task: VerifyPairs, out) -> dict:
     """verify1 joins the first document's signature, verify2 the second's and decides; the
     pairs travel to the partition of the document whose signature they need.
 
-    A pair found in several bands is verified once. Pairs carry a signature each (4 bytes a
-    permutation), so both phases hold them a row group at a time: memory follows the
-    partition's own signatures, not the number of pairs, which grows faster than the corpus
-    wherever documents repeat."""
+    A pair found in several bands is verified once. Pairs with a signature each (4 bytes a
+    permutation) are written and read a row group at a time, so what a task holds per pair is
+    its two document numbers (16 bytes), not its signature (~500): the number of pairs grows
+    faster than the corpus wherever documents repeat."""
     if task.first:
         pairs = read_files(task.pairs, ["x", "m"])
         if pairs is None:
