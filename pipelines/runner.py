@@ -181,6 +181,7 @@ def _read_source(job: StageJob, stage: SourceStage, task: Task) -> dict:
         for i, result in enumerate(stage.read_group(inputs)):
             _write_result(job, stage, result, f"{task.key}-{i:04d}", kept, rejected, profiles)
             add_counters(stats, result_stats(result, None))
+            del result  # written: the reader's next part is not made beside it
     return {"kept": kept, "rejected": rejected, "stats": stats, "profiles": profiles}
 
 

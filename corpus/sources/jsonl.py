@@ -65,9 +65,12 @@ def read_jsonl(
                 rows.append(row)
                 batch_bytes += len(line)
                 if len(rows) >= part_rows or batch_bytes >= part_bytes:
-                    yield _batch(rows, rejects, stats)
+                    batch = _batch(rows, rejects, stats)
+                    # the rows are in the batch: let them go before it is written
                     rows, rejects, batch_bytes = [], [], 0
                     stats = {"lines": 0, "newlines_normalized": 0}
+                    yield batch
+                    del batch
         except CompressedInputError as exc:
             rej = Rejected("truncated_input", f"after line {lineno}: {exc}")
             rejects.append(_reject(f"{name}:{lineno + 1}", default_source, path, rej))
