@@ -22,8 +22,9 @@ install: $(STAMP)
 demo: install
 	$(PY) -m samples.run_demo
 
+# two processes (pytest-xdist): most tests wait on child processes, Ray or a server
 test: install
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
 
 # GPT-2's BPE ranks, for the shard benchmark's tiktoken baseline. tiktoken itself would download
 # them at run time, which nothing here does; openai-whisper's source package on PyPI carries

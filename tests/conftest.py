@@ -21,6 +21,24 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "shared_data: reads ../shared/data (skipped where it is missing)"
     )
+    config.addinivalue_line(
+        "markers", "demo_site: serves the demo's site on its fixed port (one at a time)"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items):
+    # `make test` spreads tests over two processes (pytest-xdist, --dist loadgroup). The demo
+    # serves its site on one fixed port, and its pages are named by URL, so every test that
+    # runs it, or shares its session-wide run, goes to one process; so do the tests of a
+    # module that share a module-wide fixture, which would otherwise be made once in each.
+    for item in items:
+        fixtures = getattr(item, "_fixtureinfo", None)
+        defs = fixtures.name2fixturedefs.values() if fixtures else ()
+        if "demo_run" in getattr(item, "fixturenames", ()) or item.get_closest_marker("demo_site"):
+            item.add_marker(pytest.mark.xdist_group("demo"))
+        elif any(d[-1].scope == "module" for d in defs if d):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
 def pytest_runtest_setup(item):
