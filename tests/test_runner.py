@@ -273,3 +273,25 @@ def test_ray_tasks_declare_memory_so_a_node_runs_no_more_than_it_holds(ray_sessi
     assert not overlapping(list(tight.map_unordered(nap, [(0,), (1,)])))  # memory for one
     with pytest.raises(ConfigError, match="more than the .* GiB the Ray cluster has"):
         RayExecutor(task_memory=int(total * 2))
+
+
+def test_each_task_measures_its_own_peak_and_allocates_from_jemalloc(tmp_path, monkeypatch):
+    import numpy as np
+    import pyarrow as pa
+
+    from corpus.process import peak_rss_mb
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    config = make_pipeline(tmp_path)
+    big = np.ones(400 << 20, dtype=np.uint8)  # this process's high-water mark goes up 400 MB
+    del big
+    before = peak_rss_mb()
+    report, _ = _run(config, tmp_path / "run")  # the local executor: tasks in this process
+    for name in ("import", "filter"):
+        peak = _stage(report, name)["peak_task_rss_mb"]
+        # each task starts its mark again: a task's peak is not the process's history
+        assert 0 < peak < before - 300, (name, peak, before)
+    records = [json.loads(p.read_text()) for p in (tmp_path / "run/_state/filter").glob("part-*")]
+    peaks = [r["stats"]["peak_rss_mb"] for r in records]  # each task's, in its commit record
+    assert len(peaks) > 1 and max(peaks) == _stage(report, "filter")["peak_task_rss_mb"]
+    assert pa.default_memory_pool().backend_name == "jemalloc"  # what tasks allocate from
