@@ -26,30 +26,6 @@ def exit_process(code: int) -> NoReturn:
     os._exit(code)
 
 
-def begin_task() -> None:
-    """What a worker does as each task starts: Arrow allocates from its jemalloc pool, and the
-    memory high-water mark starts again from here."""
-    use_jemalloc()
-    reset_peak_rss()
-
-
-def use_jemalloc() -> None:
-    """Make jemalloc Arrow's default pool in this process, in place of mimalloc. jemalloc hands
-    freed pages back to the system where mimalloc keeps them: on the scale pipeline (400k
-    documents, 2 Ray workers) every stage's worker peak was 11-20% lower at the same speed
-    (import 493 -> 395 MB, filter 654 -> 571, dedup 648 -> 573, shards 637 -> 562). A pool named
-    in ARROW_DEFAULT_MEMORY_POOL is left as it is, and so is a pyarrow built without jemalloc.
-    Buffers already made keep the pool that made them."""
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        return
-    import pyarrow as pa
-
-    with contextlib.suppress(NotImplementedError):
-        pool = pa.jemalloc_memory_pool()
-        if pa.default_memory_pool().backend_name != pool.backend_name:
-            pa.set_memory_pool(pool)
-
-
 def reset_peak_rss() -> None:
     """Start this process's memory high-water mark again from its present size, so that a
     worker that runs task after task measures each task's own peak (Linux; where the kernel

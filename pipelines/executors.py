@@ -12,7 +12,13 @@ from corpus import storage
 from corpus.errors import CorpusError
 from pipelines.params import ConfigError
 
-ONE_THREAD_ENV = {"RAYON_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+# a worker's environment: one thread for Rust's pools, and the driver's Arrow pool (jemalloc
+# unless the user named another; see corpus/__init__.py)
+WORKER_ENV = {
+    "RAYON_NUM_THREADS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "ARROW_DEFAULT_MEMORY_POOL": os.environ["ARROW_DEFAULT_MEMORY_POOL"],
+}
 # what a task may hold: a 64 MB part peaks at about 1 GB in a worker (bench/scale.py)
 TASK_MEMORY = 2 << 30
 
@@ -52,7 +58,7 @@ class RayExecutor:
                 "logging_level": "WARNING",
                 # a task holds one CPU: libraries that start a thread per core (the tokenizers'
                 # Rayon pool) would otherwise oversubscribe the machine by workers x cores
-                "runtime_env": {"env_vars": ONE_THREAD_ENV},
+                "runtime_env": {"env_vars": WORKER_ENV},
             }
             try:
                 if address:
@@ -83,7 +89,7 @@ class RayExecutor:
             options = {"num_cpus": 1, "memory": self.task_memory, "max_retries": 3}
             reach = storage.environment()
             if reach:  # the driver's way to the object store, for workers started without it
-                options["runtime_env"] = {"env_vars": {**ONE_THREAD_ENV, **reach}}
+                options["runtime_env"] = {"env_vars": {**WORKER_ENV, **reach}}
             remote = self._remote[fn] = ray.remote(**options)(fn)
         queue = list(calls)
         queue.reverse()

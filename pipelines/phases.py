@@ -37,7 +37,7 @@ from corpus.dataset import (
     write_part,
 )
 from corpus.errors import CorruptPartError, DatasetError
-from corpus.process import begin_task, peak_rss_mb, release_memory
+from corpus.process import peak_rss_mb, release_memory, reset_peak_rss
 from pipelines.profile import merge, profile_part
 from pipelines.progress import Progress
 
@@ -275,7 +275,7 @@ def read_group(f: dict, group: int, columns: list[str] | None = None) -> pa.Tabl
 def execute_phase_task(job, task: PhaseTask) -> dict:
     """Run one task of a whole-dataset stage and commit its record; returns the record."""
     start = time.perf_counter()
-    begin_task()
+    reset_peak_rss()
     stage = job.build()
     out = PhaseOutput(job, task, stage)
     storage.makedirs(out.phase_dir())

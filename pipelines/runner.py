@@ -27,7 +27,7 @@ from corpus.dataset import (
     write_manifest,
     write_part,
 )
-from corpus.process import begin_task, peak_rss_mb, release_memory
+from corpus.process import peak_rss_mb, release_memory, reset_peak_rss
 from corpus.schema import conform
 from corpus.stage import StageResult, add_counters, result_stats, text_bytes
 from pipelines.inputs import InputFile, input_bytes, input_names, input_stat, line_ranges
@@ -154,7 +154,7 @@ def part_tasks(dataset: Dataset, prefix: str = "") -> list[Task]:
 def execute_task(job: StageJob, task: Task) -> dict:
     """Do one task of `job` and commit it; returns its commit record."""
     start = time.perf_counter()
-    begin_task()
+    reset_peak_rss()
     stage = job.build()
     if isinstance(stage, SourceStage):
         outputs = _read_source(job, stage, task)

@@ -21,9 +21,6 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "shared_data: reads ../shared/data (skipped where it is missing)"
     )
-    config.addinivalue_line(
-        "markers", "demo_site: serves the demo's site on its fixed port (one at a time)"
-    )
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
@@ -35,7 +32,7 @@ def pytest_collection_modifyitems(items):
     for item in items:
         fixtures = getattr(item, "_fixtureinfo", None)
         defs = fixtures.name2fixturedefs.values() if fixtures else ()
-        if "demo_run" in getattr(item, "fixturenames", ()) or item.get_closest_marker("demo_site"):
+        if "demo_run" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("demo"))
         elif any(d[-1].scope == "module" for d in defs if d):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -383,7 +383,6 @@ def test_a_full_disk_stops_cleanly_and_the_run_resumes_when_space_is_freed(tmp_p
 # --- kill anywhere ---------------------------------------------------------------------------------
 
 
-@pytest.mark.demo_site
 def test_demo_pipeline_killed_at_random_moments_resumes_to_the_same_result(tmp_path):
     import os
     import signal
