@@ -21,6 +21,7 @@ from corpus.sources.social import read_mastodon, read_reddit, read_twitter
 from corpus.sources.stackexchange import is_posts_xml, read_posts_xml
 from corpus.sources.warc import read_html_file, read_warc
 from corpus.stage import StageResult
+from filters import prefilter as early
 from pipelines import forum_ranges
 from pipelines.inputs import InputFile, expand_paths
 from pipelines.stages import Phased, SourceStage
@@ -79,6 +80,9 @@ class _HtmlParams(_Common):
     # others are counted as url_not_selected
     url_include: str | None = None
     url_exclude: str | None = None  # records whose URL matches it are not read
+    # early decisions on a fast rendering, before trafilatura (language, length, URL block
+    # lists): a record they drop is never extracted; see filters/prefilter.py
+    prefilter: early.PrefilterParams | None = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -117,13 +121,21 @@ def _read_web(
     """`head`: the file's first bytes, where the caller has sniffed them already."""
     head = sniff(path) if head is None else head
     source = stage.source
+    first = early.build(stage.params.prefilter)
+    check = first.check if first is not None else None
     if head.startswith((b"WARC/", b"warc/")):
         select = stage.params.select()
         return read_warc(
-            path, name=name, source=source, options=options, select=select, **stage.sizes()
+            path,
+            name=name,
+            source=source,
+            options=options,
+            select=select,
+            prefilter=check,
+            **stage.sizes(),
         )
     if is_html(None, head):
-        return read_html_file(path, name=name, source=source, options=options)
+        return read_html_file(path, name=name, source=source, options=options, prefilter=check)
     return unsupported(path, name, source, "neither a WARC/WET file nor an HTML page")
 
 

@@ -33,9 +33,10 @@ REJECT_TEXT_CHARS = 65536  # a rejected record keeps this much of its text, for 
 class Rejected(Exception):
     """A record that cannot become a document: `reason` names why, `error` gives the detail."""
 
-    def __init__(self, reason: str, error: str = "", text: str = ""):
+    def __init__(self, reason: str, error: str = "", text: str = "", meta: dict | None = None):
         super().__init__(f"{reason}: {error}" if error else reason)
         self.reason, self.error, self.text = reason, error, text
+        self.meta = meta  # scores behind the decision, merged into the row's meta
 
 
 class Batcher:
@@ -61,7 +62,12 @@ class Batcher:
 
     def reject(self, row: dict, rej: Rejected) -> None:
         """Add a rejected record (its Document fields as far as known) under `rej.reason`."""
-        row = _meta_to_json(dict(row))
+        row = dict(row)
+        if rej.meta:
+            meta = row.get("meta") or {}
+            meta = json.loads(meta) if isinstance(meta, str) else meta
+            row["meta"] = {**meta, **rej.meta}
+        row = _meta_to_json(row)
         row.setdefault("text", "")
         if rej.text and not row["text"]:
             row["text"] = rej.text

@@ -27,6 +27,9 @@ from corpus.sources.html import DEFAULT_OPTIONS, ExtractOptions, extract_html, i
 from corpus.stage import StageResult
 
 CHUNK = 1 << 20
+# an early look at an HTML record before trafilatura (`filters.prefilter` builds one):
+# (payload, url, content type, count) -> a Rejected to drop it now, or None to extract it
+Prefilter = Callable[[bytes, "str | None", "str | None", Callable[[str], None]], "Rejected | None"]
 NOT_DOCUMENTS = ("request", "metadata", "warcinfo", "revisit")
 
 
@@ -150,9 +153,11 @@ def read_warc(
     part_rows: int = 100_000,
     part_bytes: int = 64 << 20,
     select: Callable[[str], bool] | None = None,
+    prefilter: Prefilter | None = None,
 ) -> Iterator[StageResult]:
     """The documents of one WARC or WET file; with `select`, only records whose URL it accepts
-    (the others are counted as `url_not_selected`, left for another stage).
+    (the others are counted as `url_not_selected`, left for another stage). With `prefilter`,
+    an HTML record it rejects is not extracted.
 
     A record is named by its URL and a digest of its payload, so two crawls of one site give
     the same ids whatever their files are called; a record without a URL, or that cannot be
@@ -165,12 +170,14 @@ def read_warc(
             base["meta"] = file_meta(path, warc_offset=offset)
             batch.reject(base, record)
         else:
-            _record_document(record, offset, path, base, options, batch, select)
+            _record_document(record, offset, path, base, options, batch, select, prefilter)
         yield from batch.drain()
     yield from batch.finish()
 
 
-def _record_document(record, offset, path, base, options, batch: Batcher, select=None) -> None:
+def _record_document(
+    record, offset, path, base, options, batch: Batcher, select=None, prefilter=None
+) -> None:
     kind = record.rec_type
     if kind in NOT_DOCUMENTS:
         batch.count(f"records_{kind}")
@@ -211,6 +218,8 @@ def _record_document(record, offset, path, base, options, batch: Batcher, select
                 raise Rejected("http_status", f"HTTP {status}")
         if not is_html(content_type, data):
             raise Rejected("not_html", f"Content-Type {content_type}")
+        if prefilter is not None and (early := prefilter(data, url, content_type, batch.count)):
+            raise early
         doc = extract_html(
             data, url=url, content_type=content_type, options=options, count=batch.count
         )
@@ -240,6 +249,7 @@ def read_html_file(
     options: ExtractOptions = DEFAULT_OPTIONS,
     url: str | None = None,
     name: str | None = None,
+    prefilter: Prefilter | None = None,
 ) -> Iterator[StageResult]:
     """One document from one HTML file (plain, gzip or zstd), named by `name`, the file's
     identity among the stage's inputs (its base name by default)."""
@@ -252,6 +262,8 @@ def read_html_file(
             raise Rejected("too_large", f"over max_bytes {options.max_bytes}")
         if not is_html(None, data):
             raise Rejected("not_html", "the file does not start like HTML")
+        if prefilter is not None and (early := prefilter(data, url, None, batch.count)):
+            raise early
         doc = extract_html(data, url=url, options=options, count=batch.count)
     except Rejected as rej:
         batch.reject(base, rej)

@@ -113,7 +113,19 @@ def _kind(name: str, hint, flag: Flag) -> dict:
         return {"action": "append", "metavar": flag.metavar or "TEXT"}
     if hint in METAVARS:
         return {"type": hint, "metavar": flag.metavar or METAVARS[hint]}
+    if dataclasses.is_dataclass(hint):  # a group, given as YAML: --prefilter '{languages: [en]}'
+        return {"type": _yaml_mapping, "metavar": flag.metavar or "YAML"}
     raise TypeError(f"no option for parameter {name}: {hint!r}; give it a Flag with a parser")
+
+
+def _yaml_mapping(text: str) -> dict:
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise argparse.ArgumentTypeError(f"not YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a YAML mapping, got {text!r}")
+    return value
 
 
 def _shown(value) -> str:
