@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from corpus.compression import ZSTD_LONG_WINDOW, CompressedInputError, open_input
+from corpus import storage
+from corpus.compression import GZIP_MAGIC, ZSTD_LONG_WINDOW, CompressedInputError, open_input
 from corpus.sources.books import read_epub, read_text_book
 from corpus.sources.common import Batcher, Rejected, file_meta
 from corpus.sources.html import ExtractOptions, is_html
 from corpus.sources.social import read_mastodon, read_reddit, read_twitter
 from corpus.sources.stackexchange import is_posts_xml, read_posts_xml
-from corpus.sources.warc import read_html_file, read_warc
+from corpus.sources.warc import read_html_file, read_warc, warc_ranges
 from corpus.stage import StageResult
 from filters import prefilter as early
 from pipelines import forum_ranges
@@ -30,13 +31,17 @@ SNIFF_BYTES = 65536
 
 
 def sniff(path: Path) -> bytes:
-    """The first bytes of a file, decompressed; b"" if it cannot be read."""
+    """The first bytes of a file, decompressed, as far as they can be read (a WARC file whose
+    second gzip member is corrupt still starts like one); b"" if none can."""
+    head = b""
     try:
         # any window a Reddit dump uses: reading 64 KiB fills little of it
         with open_input(path, max_window=ZSTD_LONG_WINDOW) as f:
-            return f.read(SNIFF_BYTES)
+            while len(head) < SNIFF_BYTES and (block := f.read(4096)):
+                head += block
     except (OSError, CompressedInputError):
-        return b""
+        pass
+    return head[:SNIFF_BYTES]
 
 
 def unsupported(path: Path, name: str, source: str, why: str) -> Iterator[StageResult]:
@@ -116,9 +121,15 @@ def _options(p: _HtmlParams, comments: bool | None = None) -> ExtractOptions:
 
 
 def _read_web(
-    stage: _Extract, path: Path, name: str, options: ExtractOptions, head: bytes | None = None
+    stage: _Extract,
+    path: Path,
+    name: str,
+    options: ExtractOptions,
+    head: bytes | None = None,
+    span: tuple[int, int | None] = (0, None),
 ) -> Iterator[StageResult]:
-    """`head`: the file's first bytes, where the caller has sniffed them already."""
+    """`head`: the file's first bytes, where the caller has sniffed them already; `span`: the
+    byte range of a gzipped WARC file that this task reads."""
     head = sniff(path) if head is None else head
     source = stage.source
     first = early.build(stage.params.prefilter)
@@ -132,6 +143,7 @@ def _read_web(
             options=options,
             select=select,
             prefilter=check,
+            span=span,
             **stage.sizes(),
         )
     if is_html(None, head):
@@ -146,10 +158,39 @@ class ExtractWeb(_Extract):
 
     @dataclass(frozen=True)
     class Params(_HtmlParams):
-        pass
+        # a gzipped WARC file larger than this is read as ranges of records of about this
+        # size, one task each, so that files of unequal size keep every worker busy; null
+        # reads each file whole
+        range_mb: float | None = 64
+
+        def __post_init__(self):
+            super().__post_init__()
+            if self.range_mb is not None and self.range_mb < 0.01:
+                raise ValueError("range_mb must be at least 0.01 (or null)")
 
     def read(self, path: Path, name: str) -> Iterator[StageResult]:
         return _read_web(self, path, name, _options(self.params))
+
+    def split_bytes(self, path: Path) -> int | None:
+        every = self.params.range_mb
+        if every is None or storage.is_remote(path):  # a remote file is fetched whole
+            return None
+        with open(path, "rb") as f:
+            gzipped = f.read(2) == GZIP_MAGIC
+        if not gzipped or not sniff(path).startswith((b"WARC/", b"warc/")):
+            return None
+        return max(1, int(every * (1 << 20)))
+
+    def ranges(self, one: InputFile, every: int, cache_dir: Path | None) -> list[InputFile]:
+        spans = warc_ranges(one.path, every)
+        return [InputFile(one.path, one.name, start, end) for start, end in spans]
+
+    def read_group(self, inputs: list[InputFile]) -> Iterator[StageResult]:
+        (one,) = inputs
+        if one.whole:
+            return self.read(one.path, one.name)
+        span = (one.start, one.end)
+        return _read_web(self, one.path, one.name, _options(self.params), span=span)
 
 
 class ExtractArticle(ExtractWeb):

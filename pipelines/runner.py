@@ -30,7 +30,7 @@ from corpus.dataset import (
 from corpus.process import peak_rss_mb, release_memory, reset_peak_rss
 from corpus.schema import conform
 from corpus.stage import StageResult, add_counters, result_stats, text_bytes
-from pipelines.inputs import InputFile, input_bytes, input_names, input_stat, line_ranges
+from pipelines.inputs import InputFile, input_bytes, input_names, input_stat
 from pipelines.params import parse_params
 from pipelines.phases import PROFILED, PhaseDriver, output_parts
 from pipelines.profile import merge, profile_part
@@ -117,7 +117,7 @@ def source_tasks(
     for p, n in zip(paths, input_names(paths, root), strict=True):
         every = stage.split_bytes(p)
         one = InputFile(p, n)
-        inputs += line_ranges(one, every, cache_dir) if every else [one]
+        inputs += stage.ranges(one, every, cache_dir) if every else [one]
     tasks = []
     for i, group in enumerate(stage.group_inputs(inputs)):
         prints = []

@@ -28,7 +28,7 @@ import pyarrow as pa
 from corpus import storage
 from corpus.stage import StageResult
 from filters.rules import Rule
-from pipelines.inputs import InputFile, patterns_root
+from pipelines.inputs import InputFile, line_ranges, patterns_root
 from pipelines.params import ConfigError
 
 # Every built-in stage type: its name in configs, and where its class lives. Adding a stage is one
@@ -181,6 +181,10 @@ class SourceStage(Stage):
         """Read `path` as line-aligned byte ranges of about this many bytes, one task each, when
         it is larger; None (the default) reads every file whole."""
         return None
+
+    def ranges(self, one: InputFile, every: int, cache_dir: Path | None) -> list[InputFile]:
+        """`one` as the ranges of `split_bytes`: lines, unless the format has its own records."""
+        return line_ranges(one, every, cache_dir)
 
     def read_group(self, inputs: list[InputFile]) -> Iterator[StageResult]:
         """The documents of one group of `group_inputs`, in batches; each becomes a part."""

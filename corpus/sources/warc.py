@@ -27,22 +27,27 @@ from corpus.sources.html import DEFAULT_OPTIONS, ExtractOptions, extract_html, i
 from corpus.stage import StageResult
 
 CHUNK = 1 << 20
+RANGE_PROBE = 64 << 10  # bytes inflated to tell a record's gzip member from a false header
 # an early look at an HTML record before trafilatura (`filters.prefilter` builds one):
 # (payload, url, content type, count) -> a Rejected to drop it now, or None to extract it
 Prefilter = Callable[[bytes, "str | None", "str | None", Callable[[str], None]], "Rejected | None"]
 NOT_DOCUMENTS = ("request", "metadata", "warcinfo", "revisit")
 
 
-def iter_gzip_members(f: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes | Rejected]]:
-    """(compressed offset, decompressed bytes or a Rejected) for each gzip member of `f`.
+def iter_gzip_members(
+    f: BinaryIO, max_bytes: int, start: int = 0, end: int | None = None
+) -> Iterator[tuple[int, bytes | Rejected]]:
+    """(compressed offset, decompressed bytes or a Rejected) for each gzip member of `f` that
+    starts in [`start`, `end`); `start` must be where a member starts.
 
     A member larger than `max_bytes` once decompressed is skipped as `too_large` (a gzip bomb
     costs time, not memory); a corrupt one as `corrupt_input` and one cut short as
     `truncated_input`, after which reading resumes at the next gzip header, if any.
     """
-    offset = 0
+    offset = start
+    f.seek(start)
     pending = b""
-    while True:
+    while end is None or offset < end:
         if not pending:
             pending = f.read(CHUNK)
             if not pending:
@@ -101,17 +106,74 @@ MALFORMED = (ArchiveLoadFailed, ValueError, EOFError, AttributeError, KeyError, 
              IndexError, UnicodeError)  # fmt: skip
 
 
+def record_start(f: BinaryIO, position: int) -> int:
+    """The offset of the first gzip member at or after `position` that holds a WARC record (the
+    file's size if none): the bound between two record ranges of one file. Both tasks that
+    meet there find the same offset, so every member is read by exactly one of them.
+
+    A gzip header's bytes inside compressed data are passed over: a candidate counts only if
+    its member inflates whole to a `WARC/` header and is followed by another gzip header or
+    the end of the file. (A gzipped WARC file stored verbatim in a record's payload could
+    still pass; `range_mb: null` reads such a crawl whole.)"""
+    while True:
+        candidate, data = _resync(f, position)
+        if not data or _whole_record_member(f, data):
+            return candidate
+        position = candidate + 1
+
+
+def _whole_record_member(f: BinaryIO, data: bytes) -> bool:
+    """Whether the gzip member at the start of `data` (the file read on from `f`) inflates to
+    a WARC record and ends at another member or at the end of the file."""
+    decoder = zlib.decompressobj(31)
+    head = b""
+    try:
+        while not decoder.eof:
+            out = decoder.decompress(data, RANGE_PROBE)
+            if len(head) < 16:
+                head += out[:16]
+                if not head.lstrip(b"\r\n").startswith(b"WARC/"[: len(head)]):
+                    return False
+            data = decoder.unconsumed_tail
+            if not data and not decoder.eof:
+                data = f.read(CHUNK)
+                if not data:
+                    return False  # cut short: not a member to start a range at
+    except zlib.error:
+        return False
+    if not head.lstrip(b"\r\n").startswith(b"WARC/"):
+        return False
+    after = decoder.unused_data + (f.read(3) if len(decoder.unused_data) < 3 else b"")
+    return not after or after[:3] == GZIP_MAGIC + b"\x08"
+
+
+def warc_ranges(path: Path, every: int) -> list[tuple[int, int | None]]:
+    """A gzipped WARC file as byte ranges of about `every` bytes, for one task each: each task
+    aligns its range to records itself (`record_start`), so planning them reads nothing."""
+    size = path.stat().st_size
+    bounds = list(range(0, size, every)) if size > every else [0]
+    return list(zip(bounds, [*bounds[1:], None], strict=True))
+
+
 def _why(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}" if not isinstance(exc, ArchiveLoadFailed) else str(exc)
 
 
-def iter_warc_records(path: Path, max_bytes: int) -> Iterator[tuple[int, object]]:
-    """(offset, warcio record or Rejected) for each record of a WARC (plain, gzip or zstd)."""
+def iter_warc_records(
+    path: Path, max_bytes: int, span: tuple[int, int | None] = (0, None)
+) -> Iterator[tuple[int, object]]:
+    """(offset, warcio record or Rejected) for each record of a WARC (plain, gzip or zstd);
+    of a gzipped one, with `span`, those whose member starts in that range of bytes, as
+    aligned by `record_start`."""
     with open(path, "rb") as f:
         gzipped = f.read(2) == GZIP_MAGIC
         f.seek(0)
+        if span != (0, None) and not gzipped:
+            raise ValueError(f"{path}: only a gzipped WARC file is read in ranges")
         if gzipped:
-            for offset, data in iter_gzip_members(f, max_bytes):
+            start = record_start(f, span[0]) if span[0] else 0
+            end = record_start(f, span[1]) if span[1] is not None else None
+            for offset, data in iter_gzip_members(f, max_bytes, start, end):
                 if isinstance(data, Rejected):
                     yield offset, data
                     continue
@@ -154,17 +216,19 @@ def read_warc(
     part_bytes: int = 64 << 20,
     select: Callable[[str], bool] | None = None,
     prefilter: Prefilter | None = None,
+    span: tuple[int, int | None] = (0, None),
 ) -> Iterator[StageResult]:
     """The documents of one WARC or WET file; with `select`, only records whose URL it accepts
     (the others are counted as `url_not_selected`, left for another stage). With `prefilter`,
-    an HTML record it rejects is not extracted.
+    an HTML record it rejects is not extracted. With `span` (`warc_ranges`), the records of
+    that range of a gzipped file only.
 
     A record is named by its URL and a digest of its payload, so two crawls of one site give
     the same ids whatever their files are called; a record without a URL, or that cannot be
     read, by `name` (the file's identity among the stage's inputs) and its offset."""
     batch = Batcher(part_rows, part_bytes)
     name = name or path.name
-    for offset, record in iter_warc_records(path, options.max_bytes * 4):
+    for offset, record in iter_warc_records(path, options.max_bytes * 4, span):
         base = {"id": f"{source}:{name}@{offset}", "source": source}
         if isinstance(record, Rejected):
             base["meta"] = file_meta(path, warc_offset=offset)
