@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import trafilatura
+from trafilatura.settings import set_date_params
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -77,7 +78,13 @@ def time_extract(warcs: Path, executor, out: Path) -> float:
 
 def bench_extract(files: int, per_file: int, repeats: int) -> None:
     pages = real_pages()
-    same = {"favor_precision": True, "include_comments": False, "with_metadata": True}
+    # the stage's settings: dates from the markup, not guessed from the text
+    same = {
+        "favor_precision": True,
+        "include_comments": False,
+        "with_metadata": True,
+        "date_extraction_params": set_date_params(False),
+    }
     with tempfile.TemporaryDirectory(prefix="corpus-bench-") as tmp:
         work = Path(tmp)
         write_warcs(work / "warc", pages, files, per_file)

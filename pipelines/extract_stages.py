@@ -79,6 +79,8 @@ class _HtmlParams(_Common):
     time_limit_s: float = 5.0  # extraction time a page (retried once with 4 times as long)
     max_page_mb: float = 8.0  # larger pages are rejected as too_large, not parsed
     min_chars: int = 1  # shorter extractions are rejected as no_text
+    # a page's date from its markup and URL, or also guessed from its text (slower)
+    dates: Literal["markup", "extensive"] = "markup"
 
     # regexes (searched in the record's URL) choosing which WARC records this stage reads, so
     # that two stages can split one crawl (`/news/` as articles, the rest as web pages); the
@@ -117,6 +119,7 @@ def _options(p: _HtmlParams, comments: bool | None = None) -> ExtractOptions:
         time_limit_s=p.time_limit_s,
         max_bytes=int(p.max_page_mb * (1 << 20)),
         min_chars=p.min_chars,
+        dates=p.dates,
     )
 
 
