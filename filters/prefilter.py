@@ -8,19 +8,22 @@ records that can still survive are extracted.
 Each decision names the filter that would drop the record later, marked as early:
 - `url_block (prefilter)`, `domain_block (prefilter)`: the URL matches a block-list regex, or its
   host is a blocked domain or under one;
-- `language_keep (prefilter)`: the main text of the rendering is in a language not kept, with the
-  language model's probability at least `min_lang_score`; a page the model is less sure of is
-  left to the filter stage, which decides on trafilatura's text;
+- `language_keep (prefilter)`: the language model gives the kept languages, together, less than
+  `min_keep_prob` on the rendering's main text (its lines of `PARAGRAPH_WORDS` words or more:
+  headings, menus and tables of contents are what trafilatura leaves out); a page with any real
+  chance of a kept language is left to the filter stage, which decides on trafilatura's text;
 - `min_words (prefilter)`: the whole rendering, navigation and all, has fewer words than
   `min_words`, so trafilatura's main text, a part of it, would have fewer still.
 
-The record's language, probability and word count go into its `meta` (`prefilter_lang`,
-`prefilter_lang_score`, `prefilter_words`), so a report and `corpus trace` show the score behind
-the drop. A page the fast parser cannot render goes to trafilatura as before, counted
-`prefilter_fallback`.
+The record's language, its probability, the kept languages' probability and the word count go
+into its `meta` (`prefilter_lang`, `prefilter_lang_score`, `prefilter_keep_prob`,
+`prefilter_words`), so a report and `corpus trace` show the score behind the drop. A page the
+fast parser cannot render goes to trafilatura as before, counted `prefilter_fallback`.
 
-`min_lang_score` is set from `bench/e2e.py --calibrate`, which runs a crawl with the early
-decisions on and off and compares the kept sets (see the README's benchmark table).
+`min_keep_prob` is set from `bench/e2e.py --calibrate`, which compares the early decision on each
+page of a multilingual crawl with what the filter stage did to it (see the README). A page
+translated in part is why it is low: its rendering can read as Italian while trafilatura's first
+2,000 characters, the filter's sample, are the English paragraphs.
 """
 
 from __future__ import annotations
@@ -34,16 +37,24 @@ from urllib.parse import urlsplit
 from corpus.errors import CorpusError
 from corpus.sources.common import Rejected, decode_bytes
 from corpus.sources.render import RenderError, render_html
-from filters.fasttext_models import default_lid_model, load_model, prepare, top_label
+from filters.fasttext_models import (
+    default_lid_model,
+    load_model,
+    model_labels,
+    prepare,
+    probabilities,
+)
 from filters.text import words
 
-DEFAULT_MIN_LANG_SCORE = 0.5  # from bench/e2e.py --calibrate; see the README
+DEFAULT_MIN_KEEP_PROB = 0.05  # from bench/e2e.py --calibrate; see the README
+PARAGRAPH_WORDS = 8  # the lines of the rendering classified; none such: all of it
 
 
 @dataclass(frozen=True)
 class PrefilterParams:
     languages: list[str] | None = None  # keep these, e.g. [en]; None decides no language early
-    min_lang_score: float = DEFAULT_MIN_LANG_SCORE  # drop early only when this sure
+    # drop early only when the kept languages together have less than this probability
+    min_keep_prob: float = DEFAULT_MIN_KEEP_PROB
     lang_chars: int = 2000  # classify this many leading characters of the main text
     model: str | None = None  # a fastText language-id model; default lid.176.ftz
     min_words: int | None = None  # fewer words in the whole rendering: dropped early
@@ -53,8 +64,8 @@ class PrefilterParams:
     domain_block: list[str] | str = field(default_factory=list)
 
     def __post_init__(self):
-        if not 0.0 <= self.min_lang_score <= 1.0:
-            raise ValueError("min_lang_score must lie between 0 and 1")
+        if not 0.0 <= self.min_keep_prob <= 1.0:
+            raise ValueError("min_keep_prob must lie between 0 and 1")
         if self.lang_chars < 1:
             raise ValueError("lang_chars must be at least 1")
         if self.min_words is not None and self.min_words < 1:
@@ -107,6 +118,11 @@ class Prefilter:
         self.domains = read_domains(p.domain_block)
         self.keep = frozenset(p.languages) if p.languages else None
         self.model = load_model(str(p.model or default_lid_model())) if self.keep else None
+        if self.model is not None:
+            labels = model_labels(self.model)
+            self.kept_columns = [i for i, label in enumerate(labels) if label in self.keep]
+            if not self.kept_columns:
+                raise CorpusError(f"the language model knows none of {sorted(self.keep)}")
 
     def blocked(self, url: str | None) -> Rejected | None:
         if not url:
@@ -122,6 +138,16 @@ class Prefilter:
                         "domain_block (prefilter)", f"{host} is under {'.'.join(parts[i:])}"
                     )
         return None
+
+    def language(self, main: str) -> tuple[str, float, float]:
+        """The most likely language of a rendering's main text, its probability, and the kept
+        languages' probability together (rounded to 4 places, as they go into meta)."""
+        text = prepare(paragraph_lines(main), "newlines", self.p.lang_chars)
+        labels, probs = probabilities(self.model, [text])
+        row = probs[0]
+        top = int(row.argmax())
+        kept = float(row[self.kept_columns].sum())
+        return labels[top], round(float(row[top]), 4), round(min(kept, 1.0), 4)
 
     def check(
         self,
@@ -148,18 +174,22 @@ class Prefilter:
                 return Rejected("min_words (prefilter)", why, rendering.full or "", meta=meta)
         main = rendering.main.strip()
         if self.keep is not None and main:
-            (lang,), (score,) = top_label(
-                self.model, [prepare(main, "newlines", self.p.lang_chars)]
-            )
-            score = round(float(score), 4)
-            meta["prefilter_lang"], meta["prefilter_lang_score"] = lang, score
-            if lang not in self.keep and score >= self.p.min_lang_score:
-                why = f"{lang} at {score} >= min_lang_score {self.p.min_lang_score}"
+            lang, score, kept = self.language(main)
+            meta.update(prefilter_lang=lang, prefilter_lang_score=score, prefilter_keep_prob=kept)
+            if kept < self.p.min_keep_prob:
+                floor = self.p.min_keep_prob
+                why = f"{lang} at {score}; kept languages {kept} < min_keep_prob {floor}"
                 return Rejected("language_keep (prefilter)", why, main, meta=meta)
         return None
 
 
 _BUILT: dict[str, Prefilter] = {}  # a task process builds each one once (the model is loaded)
+
+
+def paragraph_lines(text: str) -> str:
+    """The lines of `text` with `PARAGRAPH_WORDS` words or more (all of it if none)."""
+    long = [line for line in text.splitlines() if len(line.split()) >= PARAGRAPH_WORDS]
+    return "\n".join(long) if long else text
 
 
 def build(p: PrefilterParams | None) -> Prefilter | None:

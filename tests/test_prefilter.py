@@ -57,7 +57,9 @@ def test_pages_in_other_languages_are_dropped_early_with_their_score(tmp_path):
     for row in dropped["language_keep (prefilter)"]:
         meta = json.loads(row["meta"])
         assert meta["prefilter_lang"] == "de" and meta["prefilter_lang_score"] >= 0.9
-        assert f"de at {meta['prefilter_lang_score']} >= min_lang_score 0.5" in row["error"]
+        assert meta["prefilter_keep_prob"] < 0.05
+        score, en = meta["prefilter_lang_score"], meta["prefilter_keep_prob"]
+        assert row["error"] == f"de at {score}; kept languages {en} < min_keep_prob 0.05"
         assert row["text"]  # the rendering it was judged on, for `corpus trace`
     # the pages kept are the English ones, extracted exactly as with no early look
     assert kept.num_rows == 11
@@ -71,16 +73,14 @@ def test_pages_in_other_languages_are_dropped_early_with_their_score(tmp_path):
 @pytest.mark.shared_data
 def test_real_common_crawl_records_keep_languages_asked_for():
     warc = WARC_DIR / "resiliparse_CC-MAIN-2020-34_excerpt.warc.gz"
-    early = Prefilter(PrefilterParams(languages=["zh"], min_lang_score=0.9))
+    early = Prefilter(PrefilterParams(languages=["zh"], min_keep_prob=0.1))
     kept, rejected, _ = collect(read_warc(warc, prefilter=early.check))
     dropped = by_reason(rejected)["language_keep (prefilter)"]
     langs = [json.loads(r["meta"])["prefilter_lang"] for r in dropped]
     assert "zh" not in langs and {"ru", "de", "nl"} <= set(langs)
-    # Chinese pages the model is sure of are kept; the unsure ones (0.58-0.78) too, for the
-    # filter stage to judge on trafilatura's text
+    # the pages that may be Chinese are kept, for the filter stage to judge on trafilatura's text
     assert kept.num_rows >= 6
-    scores = [json.loads(r["meta"])["prefilter_lang_score"] for r in dropped]
-    assert min(scores) >= 0.9
+    assert max(json.loads(r["meta"])["prefilter_keep_prob"] for r in dropped) < 0.1
 
 
 def test_url_and_domain_block_lists(tmp_path):
@@ -190,7 +190,7 @@ def test_the_kept_set_is_the_one_of_extracting_everything(tmp_path):
     write_warc(tmp_path / "pages.warc.gz", shared_pages())
     cc = (WARC_DIR / "resiliparse_CC-MAIN-2020-34_excerpt.warc.gz").read_bytes()
     (tmp_path / "cc.warc.gz").write_bytes(cc)
-    early = "    prefilter: {languages: [en], min_lang_score: 0.5}"
+    early = "    prefilter: {languages: [en]}"
     kept = {}
     for name, group in (("late", ""), ("early", early)):
         run = tmp_path / name
@@ -212,7 +212,7 @@ def test_the_kept_set_is_the_one_of_extracting_everything(tmp_path):
 @pytest.mark.parametrize(
     "group, words",
     [
-        ("{min_lang_score: 2}", "min_lang_score must lie between 0 and 1"),
+        ("{min_keep_prob: 2}", "min_keep_prob must lie between 0 and 1"),
         ("{url_block: ['(unclosed']}", "url_block has an invalid regex '(unclosed'"),
         ("{domain_block: /no/such/list.txt}", "domain_block: no such file /no/such/list.txt"),
         ("{languages: []}", "languages must name at least one language"),
