@@ -38,7 +38,14 @@ $(GPT2): $(STAMP)
 	echo "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930  $@.tmp" | sha256sum -c -
 	mv $@.tmp $@
 
-bench: install $(GPT2)
+# Debian's documentation packages (pinned, SHA-256 checked): real multilingual sites for the
+# end-to-end benchmark (samples/debian_docs.py), fetched from the package registry once
+DEBIAN := $(VENV)/share/debian/.fetched
+$(DEBIAN): $(STAMP) samples/debian_docs.py
+	$(PY) -m samples.debian_docs fetch $(VENV)/share/debian
+	touch $@
+
+bench: install $(GPT2) $(DEBIAN)
 	$(PY) -m bench
 
 lint: install

@@ -1,10 +1,22 @@
 """`make bench`: run every benchmark and print its ratios."""
 
-from bench import dedup, executors, extract, filters, posts_xml, scale, shards, storage, trainer
+from bench import (
+    dedup,
+    e2e,
+    executors,
+    extract,
+    filters,
+    posts_xml,
+    scale,
+    shards,
+    storage,
+    trainer,
+)
 
 if __name__ == "__main__":
     executors.main()
     extract.main()
+    e2e.main([])  # against datatrove, in its own venv; Debian's documentation as WARC
     posts_xml.main([])
     filters.main()
     dedup.main()
