@@ -28,6 +28,7 @@ translated in part is why it is low: its rendering can read as Italian while tra
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,6 +75,10 @@ class PrefilterParams:
             raise ValueError("languages must name at least one language (or be null)")
         if isinstance(self.domain_block, str) and not Path(self.domain_block).is_file():
             raise ValueError(f"domain_block: no such file {self.domain_block}")
+        if self.model is not None and not Path(self.model).is_file():
+            raise ValueError(f"model: no such file {self.model}")
+        if self.languages and (unknown := sorted(set(self.languages) - _labels(self.model))):
+            raise ValueError(f"languages: the language model has no {unknown}")
         for pattern in self.url_block:
             try:
                 re.compile(pattern)
@@ -83,6 +88,12 @@ class PrefilterParams:
     @property
     def active(self) -> bool:
         return bool(self.languages or self.min_words or self.url_block or self.domain_block)
+
+
+@functools.lru_cache(maxsize=4)
+def _labels(model: str | None) -> frozenset[str]:
+    """The languages a model knows, read once a process (the config check and each task)."""
+    return frozenset(model_labels(load_model(str(model or default_lid_model()))))
 
 
 def read_domains(spec: list[str] | str) -> frozenset[str]:
@@ -112,23 +123,20 @@ class Prefilter:
 
     def __init__(self, p: PrefilterParams):
         self.p = p
-        self.url_block = (
-            re.compile("|".join(f"(?:{r})" for r in p.url_block)) if p.url_block else None
-        )
+        self.url_block = [re.compile(r) for r in p.url_block]  # each alone: own flags
         self.domains = read_domains(p.domain_block)
         self.keep = frozenset(p.languages) if p.languages else None
         self.model = load_model(str(p.model or default_lid_model())) if self.keep else None
         if self.model is not None:
             labels = model_labels(self.model)
             self.kept_columns = [i for i, label in enumerate(labels) if label in self.keep]
-            if not self.kept_columns:
-                raise CorpusError(f"the language model knows none of {sorted(self.keep)}")
 
     def blocked(self, url: str | None) -> Rejected | None:
         if not url:
             return None
-        if self.url_block is not None and (m := self.url_block.search(url)):
-            return Rejected("url_block (prefilter)", f"the URL matches {m.group(0)!r}")
+        for pattern in self.url_block:
+            if m := pattern.search(url):
+                return Rejected("url_block (prefilter)", f"the URL matches {m.group(0)!r}")
         if self.domains:
             host = host_of(url)
             parts = host.split(".")
@@ -141,13 +149,13 @@ class Prefilter:
 
     def language(self, main: str) -> tuple[str, float, float]:
         """The most likely language of a rendering's main text, its probability, and the kept
-        languages' probability together (rounded to 4 places, as they go into meta)."""
+        languages' probability together."""
         text = prepare(paragraph_lines(main), "newlines", self.p.lang_chars)
         labels, probs = probabilities(self.model, [text])
         row = probs[0]
         top = int(row.argmax())
-        kept = float(row[self.kept_columns].sum())
-        return labels[top], round(float(row[top]), 4), round(min(kept, 1.0), 4)
+        kept = min(float(row[self.kept_columns].sum()), 1.0)
+        return labels[top], float(row[top]), kept
 
     def check(
         self,
@@ -174,9 +182,10 @@ class Prefilter:
                 return Rejected("min_words (prefilter)", why, rendering.full or "", meta=meta)
         main = rendering.main.strip()
         if self.keep is not None and main:
-            lang, score, kept = self.language(main)
+            lang, score, exact = self.language(main)
+            score, kept = round(score, 4), round(exact, 4)
             meta.update(prefilter_lang=lang, prefilter_lang_score=score, prefilter_keep_prob=kept)
-            if kept < self.p.min_keep_prob:
+            if exact < self.p.min_keep_prob:
                 floor = self.p.min_keep_prob
                 why = f"{lang} at {score}; kept languages {kept} < min_keep_prob {floor}"
                 return Rejected("language_keep (prefilter)", why, main, meta=meta)
@@ -192,11 +201,30 @@ def paragraph_lines(text: str) -> str:
     return "\n".join(long) if long else text
 
 
+def _stat(path: str) -> tuple[int, int]:
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return (-1, -1)
+    return st.st_size, st.st_mtime_ns
+
+
+def files(p: PrefilterParams | None) -> list[Path]:
+    """The files whose content decides the early drops: the model and the domain list."""
+    if p is None or not p.active:
+        return []
+    model = Path(p.model) if p.model else (default_lid_model() if p.languages else None)
+    domains = Path(p.domain_block) if isinstance(p.domain_block, str) else None
+    return [f for f in (model, domains) if f is not None and f.is_file()]
+
+
 def build(p: PrefilterParams | None) -> Prefilter | None:
     """The stage's Prefilter, or None when its group asks for nothing."""
     if p is None or not p.active:
         return None
-    key = repr(p)
+    # a model or domain list replaced at the same path is read again
+    files = [f for f in (p.model, p.domain_block) if isinstance(f, str)]
+    key = repr((p, [(f, *_stat(f)) for f in files]))
     if key not in _BUILT:
         _BUILT.clear()
         _BUILT[key] = Prefilter(p)

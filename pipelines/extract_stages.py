@@ -65,6 +65,16 @@ class _Common:
 class _Extract(SourceStage):
     source = "web"
 
+    @classmethod
+    def fingerprint_files(cls, params: dict) -> list[Path]:
+        group = params.get("prefilter")
+        if not group:
+            return []
+        try:
+            return early.files(early.PrefilterParams(**group))
+        except (TypeError, ValueError):
+            return []  # the params check names what is wrong
+
     def input_files(self) -> list[Path]:
         return expand_paths(self.params.paths)
 
@@ -178,8 +188,11 @@ class ExtractWeb(_Extract):
         every = self.params.range_mb
         if every is None or storage.is_remote(path):  # a remote file is fetched whole
             return None
-        with open(path, "rb") as f:
-            gzipped = f.read(2) == GZIP_MAGIC
+        try:
+            with open(path, "rb") as f:
+                gzipped = f.read(2) == GZIP_MAGIC
+        except OSError:
+            return None  # read whole, where its error is a named rejection
         if not gzipped or not sniff(path).startswith((b"WARC/", b"warc/")):
             return None
         return max(1, int(every * (1 << 20)))

@@ -34,17 +34,57 @@ from warcio.warcwriter import WARCWriter
 
 # package, version, SHA-256 of the .deb (Debian 12 "bookworm")
 PACKAGES = [
-    ("debian-handbook", "11.20220922", "3d5dbeac1f1afc9c094eab9d0f701f6ecff99c4927d5a4794cf6c85678134faa"),
-    ("installation-guide-amd64", "20230508+deb12u1", "812c43e1dc906daf671e3efe953dc023205c238e5bd5a3021ce4ca142793573a"),
-    ("postgresql-doc-15", "15.18-0+deb12u1", "3c598277a463c44d672daa2c335deb8d8252e1852fb025fd4578ea2d9a1b90f0"),
-    ("git-doc", "1:2.39.5-0+deb12u3", "3c89668a11053a6bafade3de1f611f4613db31e082af63f43d8c5b69ad8795ec"),
-    ("debian-reference-en", "2.100", "9f31d3a17df505de09689ca255512ea58c1fc47c59bb1b0c7bf1c23362e9743f"),
-    ("debian-reference-de", "2.100", "3b0ce65fd63e75ddf8eb07ca36293425135080e690a07e06a6ac8bc8040ef0aa"),
-    ("debian-reference-fr", "2.100", "01424cba9bfa2e13166da22d3d692d33a22ec7d8ef935ec81fd8802746087f65"),
-    ("debian-reference-es", "2.100", "a59b68c96f83d3cf29a476c847aee38364764603ea62eee592791e0a843a269e"),
-    ("debian-reference-it", "2.100", "7894062a5e9203a57ec6cb8d6a47d5ffb58c41dc004766522f1b4d78b2a8e0c6"),
-    ("debian-reference-ja", "2.100", "f67140e0b994409413bd5fcc8dfcce832445c99d724401f0275fa238daf30325"),
-]  # fmt: skip
+    (
+        "debian-handbook",
+        "11.20220922",
+        "3d5dbeac1f1afc9c094eab9d0f701f6ecff99c4927d5a4794cf6c85678134faa",
+    ),
+    (
+        "installation-guide-amd64",
+        "20230508+deb12u1",
+        "812c43e1dc906daf671e3efe953dc023205c238e5bd5a3021ce4ca142793573a",
+    ),
+    (
+        "postgresql-doc-15",
+        "15.18-0+deb12u1",
+        "3c598277a463c44d672daa2c335deb8d8252e1852fb025fd4578ea2d9a1b90f0",
+    ),
+    (
+        "git-doc",
+        "1:2.39.5-0+deb12u3",
+        "3c89668a11053a6bafade3de1f611f4613db31e082af63f43d8c5b69ad8795ec",
+    ),
+    (
+        "debian-reference-en",
+        "2.100",
+        "9f31d3a17df505de09689ca255512ea58c1fc47c59bb1b0c7bf1c23362e9743f",
+    ),
+    (
+        "debian-reference-de",
+        "2.100",
+        "3b0ce65fd63e75ddf8eb07ca36293425135080e690a07e06a6ac8bc8040ef0aa",
+    ),
+    (
+        "debian-reference-fr",
+        "2.100",
+        "01424cba9bfa2e13166da22d3d692d33a22ec7d8ef935ec81fd8802746087f65",
+    ),
+    (
+        "debian-reference-es",
+        "2.100",
+        "a59b68c96f83d3cf29a476c847aee38364764603ea62eee592791e0a843a269e",
+    ),
+    (
+        "debian-reference-it",
+        "2.100",
+        "7894062a5e9203a57ec6cb8d6a47d5ffb58c41dc004766522f1b4d78b2a8e0c6",
+    ),
+    (
+        "debian-reference-ja",
+        "2.100",
+        "f67140e0b994409413bd5fcc8dfcce832445c99d724401f0275fa238daf30325",
+    ),
+]
 
 # the handbook's and the guide's languages taken, English first: with them about half the pages
 # of the crawl are English

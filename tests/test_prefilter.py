@@ -224,3 +224,84 @@ def test_a_bad_prefilter_group_is_one_line(tmp_path, group, words):
     proc = run_corpus("run", config, "--run-dir", tmp_path / "run")
     assert proc.returncode != 0
     assert proc.stderr.count("\n") == 1 and words in proc.stderr, proc.stderr
+
+
+GERMAN = (
+    "Die Stadtbibliothek öffnet am Montag wieder ihre Türen, nachdem das Gebäude über den "
+    "Sommer gründlich renoviert wurde. Besucher finden im Erdgeschoss nun einen hellen "
+    "Lesesaal mit mehr Arbeitsplätzen, und die Kinderabteilung ist in den ersten Stock gezogen."
+)
+ENGLISH = (
+    "The city library opens its doors again on Monday, after the building was thoroughly "
+    "renovated over the summer. Visitors now find a bright reading room with more desks on the "
+    "ground floor, and the children's section has moved to the first floor."
+)
+
+
+def test_a_page_in_another_language_without_shared_data(tmp_path):
+    warc = tmp_path / "two.warc.gz"
+    pages = [("https://de.example/", GERMAN), ("https://en.example/", ENGLISH)]
+    html = [(u, "text/html", PAGE.format(title="Library", body=t).encode()) for u, t in pages]
+    write_warc(warc, html)
+    early = Prefilter(PrefilterParams(languages=["en"]))
+    kept, rejected, _ = collect(read_warc(warc, prefilter=early.check))
+    assert kept.column("url").to_pylist() == ["https://en.example/"]
+    (row,) = rejected.to_pylist()
+    meta = json.loads(row["meta"])
+    assert row["reason"] == "language_keep (prefilter)" and meta["prefilter_lang"] == "de"
+    assert meta["prefilter_keep_prob"] < 0.05 and "warc_offset" in meta  # provenance kept
+
+
+def test_url_patterns_keep_their_own_flags(tmp_path):
+    """Each pattern is compiled alone: inline flags and group names do not clash."""
+    warc = tmp_path / "urls.warc.gz"
+    urls = ["https://a.example/Report.PDF", "https://a.example/x/ads/1", "https://a.example/ok"]
+    write_warc(warc, [(u, "text/html", page(u)) for u in urls])
+    params = PrefilterParams(url_block=[r"(?i)\.pdf$", r"(?P<ad>/ads/)", r"(?P<ad>/promo/)"])
+    kept, rejected, _ = collect(read_warc(warc, prefilter=Prefilter(params).check))
+    assert kept.column("url").to_pylist() == ["https://a.example/ok"]
+    assert rejected.column("error").to_pylist() == [
+        "the URL matches '.PDF'",
+        "the URL matches '/ads/'",
+    ]
+
+
+def test_a_language_the_model_lacks_is_one_line(tmp_path):
+    write_warc(tmp_path / "p.warc.gz", [("https://a.example/", "text/html", page("A"))])
+    config = pipeline(tmp_path, "lang", "    prefilter: {languages: [en, english, EN]}")
+    proc = run_corpus("run", config, "--run-dir", tmp_path / "run")
+    assert proc.returncode != 0
+    assert proc.stderr.count("\n") == 1, proc.stderr  # before any task starts
+    assert "languages: the language model has no ['EN', 'english']" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("{languages: [en]", "argument --prefilter: not YAML"),
+        ("[en]", "argument --prefilter: must be a YAML mapping"),
+        ("{min_words: 0}", "min_words must be at least 1"),
+    ],
+)
+def test_a_bad_prefilter_option_is_one_line(tmp_path, value, words):
+    warc = tmp_path / "p.warc.gz"
+    write_warc(warc, [("https://a.example/", "text/html", page("A"))])
+    proc = run_corpus("extract", "web", warc, "--out", tmp_path / "out", "--prefilter", value)
+    assert proc.returncode != 0
+    assert words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_replacing_the_domain_list_redoes_the_stage(tmp_path):
+    write_warc(tmp_path / "p.warc.gz", [("https://a.example/", "text/html", page("A"))])
+    domains = tmp_path / "domains.txt"
+    domains.write_text("b.example\n")
+    config = pipeline(tmp_path, "d", f"    prefilter: {{domain_block: {domains}}}")
+    run = tmp_path / "run"
+    outcomes = []
+    for listed in ("b.example\n", "a.example\n"):
+        domains.write_text(listed)
+        proc = run_corpus("run", config, "--run-dir", run)
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads((run / "report" / "report.json").read_text())
+        outcomes.append(report["stages"][0]["rejected"])
+    assert outcomes == [{}, {"domain_block (prefilter)": 1}]

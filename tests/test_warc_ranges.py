@@ -149,3 +149,37 @@ def test_a_bad_range_size_is_one_line(tmp_path):
     proc = run_corpus("run", config(tmp_path, "bad", 0), "--run-dir", tmp_path / "run")
     assert proc.returncode != 0
     assert proc.stderr.count("\n") == 1 and "range_mb must be at least 0.01" in proc.stderr
+
+
+def test_bounds_exactly_on_members(tmp_path):
+    """A range that starts where a member starts, and one that holds no member start."""
+    path = tmp_path / "mixed.warc.gz"
+    size = mixed_warc(path)
+    whole_kept, whole_rejected = read_all(path, [(0, None)])
+    k, _, _ = collect(read_warc(path))
+    starts = sorted(json.loads(m)["warc_offset"] for m in k.column("meta").to_pylist())
+    a, b = starts[5], starts[6]
+    spans = [(0, a), (a, a + 1), (a + 1, b), (b, size // 2), (size // 2, None)]
+    kept, rejected = read_all(path, spans)
+    assert kept == whole_kept and rejected == whole_rejected
+    only, _ = read_all(path, [(a, a + 1)])
+    assert len(only) == 1 and only[0][0] == k.column("id")[5].as_py()
+    assert read_all(path, [(a + 1, b)]) == ([], [])
+
+
+def test_a_file_gzipped_whole_is_read_by_its_first_range(tmp_path):
+    """One gzip member for the whole file (`gzip crawl.warc`): no later range finds a record,
+    and none scans the file past its own end."""
+    rng = random.Random(3)
+    records = [
+        record_bytes(f"https://w.example/{i}", PAGE.format(title=i, body=text(i, rng)).encode())
+        for i in range(30)
+    ]
+    path = tmp_path / "whole.warc.gz"
+    path.write_bytes(gzip.compress(b"".join(records), mtime=0))
+    whole = read_all(path, [(0, None)])
+    assert len(whole[0]) == 30
+    spans = warc_ranges(path, 2000)
+    assert len(spans) > 3
+    assert read_all(path, spans) == whole
+    assert all(read_all(path, [span]) == ([], []) for span in spans[1:])

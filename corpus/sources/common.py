@@ -66,7 +66,7 @@ class Batcher:
         if rej.meta:
             meta = row.get("meta") or {}
             meta = json.loads(meta) if isinstance(meta, str) else meta
-            row["meta"] = {**meta, **rej.meta}
+            row["meta"] = {**rej.meta, **meta}  # the record's provenance wins
         row = _meta_to_json(row)
         row.setdefault("text", "")
         if rej.text and not row["text"]:

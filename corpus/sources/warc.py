@@ -106,7 +106,7 @@ MALFORMED = (ArchiveLoadFailed, ValueError, EOFError, AttributeError, KeyError, 
              IndexError, UnicodeError)  # fmt: skip
 
 
-def record_start(f: BinaryIO, position: int) -> int:
+def record_start(f: BinaryIO, position: int, limit: int | None = None) -> int:
     """The offset of the first gzip member at or after `position` that holds a WARC record (the
     file's size if none): the bound between two record ranges of one file. Both tasks that
     meet there find the same offset, so every member is read by exactly one of them.
@@ -114,9 +114,12 @@ def record_start(f: BinaryIO, position: int) -> int:
     A gzip header's bytes inside compressed data are passed over: a candidate counts only if
     its member inflates whole to a `WARC/` header and is followed by another gzip header or
     the end of the file. (A gzipped WARC file stored verbatim in a record's payload could
-    still pass; `range_mb: null` reads such a crawl whole.)"""
+    still pass; `range_mb: null` reads such a crawl whole.) With `limit`, the search stops
+    there and gives `limit`."""
     while True:
         candidate, data = _resync(f, position)
+        if limit is not None and candidate >= limit:
+            return limit  # none before `limit`: a caller's range holds no record
         if not data or _whole_record_member(f, data):
             return candidate
         position = candidate + 1
@@ -132,7 +135,8 @@ def _whole_record_member(f: BinaryIO, data: bytes) -> bool:
             out = decoder.decompress(data, RANGE_PROBE)
             if len(head) < 16:
                 head += out[:16]
-                if not head.lstrip(b"\r\n").startswith(b"WARC/"[: len(head)]):
+                seen = head.lstrip(b"\r\n")
+                if not seen.startswith(b"WARC/"[: len(seen)]):
                     return False
             data = decoder.unconsumed_tail
             if not data and not decoder.eof:
@@ -171,7 +175,9 @@ def iter_warc_records(
         if span != (0, None) and not gzipped:
             raise ValueError(f"{path}: only a gzipped WARC file is read in ranges")
         if gzipped:
-            start = record_start(f, span[0]) if span[0] else 0
+            start = record_start(f, span[0], limit=span[1]) if span[0] else 0
+            if span[1] is not None and start >= span[1]:
+                return  # no record starts in this range (a file gzipped whole, say)
             end = record_start(f, span[1]) if span[1] is not None else None
             for offset, data in iter_gzip_members(f, max_bytes, start, end):
                 if isinstance(data, Rejected):
