@@ -30,12 +30,10 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from statistics import mean
 
@@ -49,6 +47,7 @@ from corpus.sources.warc import read_warc
 from filters.fasttext_models import default_lid_model
 from filters.prefilter import Prefilter, PrefilterParams
 from samples import debian_docs
+from samples.scoring import token_f1
 from samples.shared_data import SHARED_DATA
 
 SCRAPINGHUB = SHARED_DATA / "html" / "scrapinghub"
@@ -204,17 +203,6 @@ def scaling(warcs: Path, work: Path, prefilter: str) -> None:
         f"  extraction alone, early decisions on: 1 worker {times[1]:.1f} s, 2 workers "
         f"{times[2]:.1f} s: {times[1] / times[2]:.2f}x   (goal >= 1.8x)"
     )
-
-
-def token_f1(pred: str, gold: str) -> float:
-    """Bag-of-words F1 as the scrapinghub benchmark scores it."""
-    p = Counter(re.findall(r"\w+", (pred or "").lower()))
-    g = Counter(re.findall(r"\w+", gold.lower()))
-    common = sum((p & g).values())
-    if not common:
-        return 0.0
-    precision, recall = common / sum(p.values()), common / sum(g.values())
-    return 2 * precision * recall / (precision + recall)
 
 
 def gold_sets() -> dict[str, list[tuple[str, bytes, str]]]:

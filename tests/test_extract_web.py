@@ -19,6 +19,7 @@ from warcio.warcwriter import WARCWriter
 
 from corpus.sources.html import ExtractOptions
 from corpus.sources.warc import read_html_file, read_warc
+from samples.scoring import token_f1
 from samples.shared_data import SHARED_DATA
 from tests.commands import run_corpus
 
@@ -35,17 +36,6 @@ def collect(results) -> tuple[pa.Table, pa.Table, Counter]:
     for r in results:
         counters.update(r.stats)
     return kept, rejected, counters
-
-
-def token_f1(pred: str, gold: str) -> float:
-    """Bag-of-words F1 as the scrapinghub benchmark scores it."""
-    p = Counter(re.findall(r"\w+", (pred or "").lower()))
-    g = Counter(re.findall(r"\w+", gold.lower()))
-    common = sum((p & g).values())
-    if not common:
-        return 0.0
-    precision, recall = common / sum(p.values()), common / sum(g.values())
-    return 2 * precision * recall / (precision + recall)
 
 
 @pytest.mark.shared_data
