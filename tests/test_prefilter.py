@@ -194,7 +194,9 @@ def test_the_kept_set_is_the_one_of_extracting_everything(tmp_path):
     kept = {}
     for name, group in (("late", ""), ("early", early)):
         run = tmp_path / name
-        proc = run_corpus("run", pipeline(tmp_path, name, group), "--run-dir", run)
+        proc = run_corpus(
+            "run", pipeline(tmp_path, name, group), "--run-dir", run, "--executor", "local"
+        )
         assert proc.returncode == 0, proc.stderr
         kept[name] = set(Dataset(run / "quality" / "kept").read_all().column("id").to_pylist())
         report = json.loads((run / "report" / "report.json").read_text())
@@ -300,7 +302,7 @@ def test_replacing_the_domain_list_redoes_the_stage(tmp_path):
     outcomes = []
     for listed in ("b.example\n", "a.example\n"):
         domains.write_text(listed)
-        proc = run_corpus("run", config, "--run-dir", run)
+        proc = run_corpus("run", config, "--run-dir", run, "--executor", "local")
         assert proc.returncode == 0, proc.stderr
         report = json.loads((run / "report" / "report.json").read_text())
         outcomes.append(report["stages"][0]["rejected"])
