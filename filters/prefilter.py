@@ -28,7 +28,6 @@ translated in part is why it is low: its rendering can read as Italian while tra
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,10 +89,9 @@ class PrefilterParams:
         return bool(self.languages or self.min_words or self.url_block or self.domain_block)
 
 
-@functools.lru_cache(maxsize=4)
-def _labels(model: str | None) -> frozenset[str]:
-    """The languages a model knows, read once a process (the config check and each task)."""
-    return frozenset(model_labels(load_model(str(model or default_lid_model()))))
+def _labels(model: str | None) -> set[str]:
+    """The languages a model knows (`load_model` keeps the model for the process's tasks)."""
+    return set(model_labels(load_model(str(model or default_lid_model()))))
 
 
 def read_domains(spec: list[str] | str) -> frozenset[str]:
@@ -201,9 +199,9 @@ def paragraph_lines(text: str) -> str:
     return "\n".join(long) if long else text
 
 
-def _stat(path: str) -> tuple[int, int]:
+def _stat(path: Path) -> tuple[int, int]:
     try:
-        st = Path(path).stat()
+        st = path.stat()
     except OSError:
         return (-1, -1)
     return st.st_size, st.st_mtime_ns
@@ -222,9 +220,7 @@ def build(p: PrefilterParams | None) -> Prefilter | None:
     """The stage's Prefilter, or None when its group asks for nothing."""
     if p is None or not p.active:
         return None
-    # a model or domain list replaced at the same path is read again
-    files = [f for f in (p.model, p.domain_block) if isinstance(f, str)]
-    key = repr((p, [(f, *_stat(f)) for f in files]))
+    key = repr((p, [(f, *_stat(f)) for f in files(p)]))  # a domain list rewritten: read again
     if key not in _BUILT:
         _BUILT.clear()
         _BUILT[key] = Prefilter(p)

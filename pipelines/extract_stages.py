@@ -202,11 +202,8 @@ class ExtractWeb(_Extract):
         return [InputFile(one.path, one.name, start, end) for start, end in spans]
 
     def read_group(self, inputs: list[InputFile]) -> Iterator[StageResult]:
-        (one,) = inputs
-        if one.whole:
-            return self.read(one.path, one.name)
-        span = (one.start, one.end)
-        return _read_web(self, one.path, one.name, _options(self.params), span=span)
+        (one,) = inputs  # a whole file is the span (0, None)
+        return _read_web(self, one.path, one.name, _options(self.params), span=(one.start, one.end))
 
 
 class ExtractArticle(ExtractWeb):

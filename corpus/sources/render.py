@@ -34,8 +34,6 @@ def render_html(html: str, *, full: bool = False) -> Rendering:
             raise RenderError("no <body> in the parsed page (a frameset?)")
         main = extract_plain_text(tree, main_content=True, alt_texts=False, form_fields=False)
         whole = extract_plain_text(tree, alt_texts=False) if full else None
-    except RenderError:
-        raise
     except (ValueError, TypeError, RuntimeError, MemoryError, RecursionError) as exc:
         raise RenderError(f"{type(exc).__name__}: {exc}") from None
     return Rendering(main=main, full=whole)

@@ -155,7 +155,7 @@ def warc_ranges(path: Path, every: int) -> list[tuple[int, int | None]]:
     """A gzipped WARC file as byte ranges of about `every` bytes, for one task each: each task
     aligns its range to records itself (`record_start`), so planning them reads nothing."""
     size = path.stat().st_size
-    bounds = list(range(0, size, every)) if size > every else [0]
+    bounds = list(range(0, size, every)) or [0]
     return list(zip(bounds, [*bounds[1:], None], strict=True))
 
 
