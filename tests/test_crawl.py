@@ -241,7 +241,13 @@ def page_unit(i: int) -> bytes:
 def test_a_torn_record_mid_file_loses_none_after_it(tmp_path):
     units = [page_unit(i) for i in range(5)]
     path = tmp_path / "crawl-000-0000-000.warc.gz"
-    for cut in range(1, len(units[2]), 7):  # the page torn at many points, then more appends
+    with open(path, "wb") as f:
+        f.write(units[2])
+    with open(path, "rb") as f:  # its request and response whole, without their outcome too
+        bounds = [offset for offset, _ in iter_gzip_members(f, 1 << 30)][1:]
+    assert len(bounds) == 2
+    cuts = sorted({*range(1, len(units[2]), 7), *bounds})
+    for cut in cuts:  # the page torn at many points, then more appends
         path.write_bytes(b"".join(units[:2]) + units[2][:cut] + b"".join(units[3:]))
         with open(path, "rb") as f:  # the reader resyncs after the torn part
             good = [d for _, d in iter_gzip_members(f, 1 << 30) if not isinstance(d, Rejected)]

@@ -90,23 +90,31 @@ def scan(path: Path) -> Iterator[dict]:
     units: list[tuple[int, int]] = []  # byte ranges of complete URLs, in file order
     outcomes: list[dict] = []
     seen: set[str] = set()
-    unit_start = 0
-    for (_, kind), end in zip(members, ends, strict=True):
+    unit_start, unit_url = 0, None
+    for (offset, kind), end in zip(members, ends, strict=True):
         if kind == "bad":  # the URL this member belongs to is incomplete
-            unit_start = end
-        elif isinstance(kind, dict):
-            if kind["url"] not in seen:
-                seen.add(kind["url"])
+            unit_start, unit_url = end, None
+            continue
+        request = isinstance(kind, tuple) and kind[0] == "request"
+        url = kind[1] if isinstance(kind, tuple) else kind["url"]
+        # a request begins a URL's records, and a record of another URL begins that URL's:
+        # whole records torn from their outcome (a write killed between two members) go
+        if request or (unit_url is not None and url != unit_url):
+            unit_start = offset
+        unit_url = url
+        if isinstance(kind, dict):
+            if url not in seen:
+                seen.add(url)
                 units.append((unit_start, end))
                 outcomes.append(kind)
-            unit_start = end
+            unit_start, unit_url = end, None
     _keep_only(path, units, size)
     return iter(outcomes)
 
 
-def _kind(data: bytes | Rejected) -> dict | str:
-    """What one gzip member holds: an outcome (a dict), "record" for another whole WARC
-    record, "bad" for anything else (torn, corrupt, not one WARC record)."""
+def _kind(data: bytes | Rejected) -> dict | tuple[str, str] | str:
+    """What one gzip member holds: an outcome (a dict), (record type, target URI) for another
+    whole WARC record, "bad" for anything else (torn, corrupt, not one WARC record)."""
     if isinstance(data, Rejected):
         return "bad"
     found = []
@@ -115,7 +123,8 @@ def _kind(data: bytes | Rejected) -> dict | str:
             content_type = record.rec_headers.get_header("Content-Type") or ""
             body = record.content_stream().read()
             is_outcome = record.rec_type == "metadata" and content_type == OUTCOME_TYPE
-            found.append(json.loads(body) if is_outcome else "record")
+            uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+            found.append(json.loads(body) if is_outcome else (record.rec_type, uri))
     except MALFORMED:
         return "bad"
     if len(found) != 1 or (isinstance(found[0], dict) and "url" not in found[0]):
