@@ -126,6 +126,13 @@ def _stage_spec(path: Path, index: int, raw: object, earlier: list[StageSpec]) -
         if input_ref is not None:
             raise ConfigError(f"{where}.input: a {type_name} stage reads no other stage")
     else:
+        reads = cls.reads(params)
+        if reads is not None:
+            if input_ref is not None:
+                raise ConfigError(
+                    f"{where}.input: a {type_name} stage reads the stages its parameters name"
+                )
+            input_ref = reads
         _resolve_input(spec, input_ref, earlier, where)
     return spec
 

@@ -44,6 +44,7 @@ BUILTIN = {
     "length_filter": "pipelines.length_stage:LengthFilter",
     "filter": "pipelines.filter_stage:Filter",
     "dedup": "pipelines.dedup.stage:Dedup",
+    "decontaminate": "pipelines.decontam_stage:Decontaminate",
     "tokenizer": "pipelines.tokenizer_stage:TrainTokenizer",
     "shard": "pipelines.shard_stage:Shard",
     "train": "pipelines.train_stage:Train",
@@ -133,6 +134,17 @@ class Stage:
     def check_refs(cls, params, earlier: dict[str, str], where: str) -> None:
         """Check, when a pipeline config is loaded, parameters that name earlier stages
         (`earlier`: name -> stage type); raise ConfigError naming `where`."""
+
+    @classmethod
+    def reads(cls, params) -> list[str] | None:
+        """The earlier stages it reads, when its parameters name them (an ablation's arms);
+        None: those its `input` names."""
+        return None
+
+    @classmethod
+    def summary(cls, out_dir: Path) -> str | None:
+        """Lines for the terminal once it has run (an ablation's table), from its outputs."""
+        return None
 
     @classmethod
     def bind(cls, params: dict, run_dir: Path) -> dict:

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from corpus.checksums import sha256_file
-from corpus.compression import open_input
 from corpus.errors import CorpusError
+from corpus.heldout import read_documents
 from corpus.tokenizer import load_tokenizer
 from trainer.data import TokenStream, spread_windows
 
@@ -73,36 +73,6 @@ def val_set(
     windows = f"{count} window{'s' if count > 1 else ''} of {length}"
     note = f"val: {total:,} tokens, fewer than one batch ({need:,}): evaluating on {windows}"
     return EvalSet("val", stream, starts, length, note), note
-
-
-def read_documents(path: Path) -> list[str]:
-    """The documents of a held-out text: each line's "text" of a JSONL file (`.jsonl`,
-    `.ndjson`, also compressed), else the whole file as one."""
-    try:
-        with open_input(path) as f:
-            raw = f.read()
-    except OSError as exc:
-        raise CorpusError(f"--eval-text {path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"--eval-text {path}: not UTF-8 (byte {exc.start})") from None
-    if not {".jsonl", ".ndjson"} & set(path.suffixes):
-        return [text]
-    docs = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            doc = json.loads(line)
-        except json.JSONDecodeError:
-            doc = None
-        if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
-            raise CorpusError(
-                f'--eval-text {path}: line {number} is not a JSON object with a "text" string'
-            )
-        docs.append(doc["text"])
-    return docs
 
 
 def text_set(path: Path, tok, eot: int, seq_len: int, eval_tokens: int, seed: int) -> EvalSet:

@@ -11,7 +11,7 @@ from corpus import storage
 from corpus.dataset import Dataset
 from corpus.shards import MANIFEST
 from corpus.tokenizer import load_tokenizer
-from pipelines.cli.command import byte_size, executor_options, log, non_negative
+from pipelines.cli.command import byte_size, executor_options, log, non_negative, whole
 from pipelines.cli.stage_flags import Flag, StageFlags
 from pipelines.config import read_yaml
 from pipelines.executors import make_executor
@@ -85,6 +85,21 @@ def add_dataset_parsers(sub) -> None:
     DEDUP.add_to(p)
     executor_options(p)
     p.set_defaults(run=cmd_dedup)
+
+    p = sub.add_parser(
+        "decontaminate",
+        help="drop documents sharing a word n-gram with held-out texts or benchmark files",
+    )
+    p.add_argument("dataset", metavar="DATASET")
+    p.add_argument(
+        "--against", required=True, nargs="+", metavar="FILE", help="plain text or JSONL"
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="kept documents; DIR/_rejected")
+    p.add_argument(
+        "--ngram", type=whole(1), default=13, metavar="N", help="words per n-gram (default 13)"
+    )
+    executor_options(p)
+    p.set_defaults(run=cmd_decontaminate)
 
 
 def add_token_parsers(sub) -> None:
@@ -179,6 +194,17 @@ def cmd_dedup(args) -> int:
     params = DEDUP.parse(args, "corpus dedup")
     tasks = part_tasks(Dataset(args.dataset))
     run_stage_command(args, REGISTRY["dedup"], params, tasks, Path(args.out))
+    return 0
+
+
+def cmd_decontaminate(args) -> int:
+    against = [str(storage.absolute(a)) for a in args.against]
+    for path in against:
+        if not storage.is_file(path):
+            raise ConfigError(f"corpus decontaminate: --against {path}: no such file")
+    params = {"against": against, "ngram": args.ngram}
+    tasks = part_tasks(Dataset(args.dataset))
+    run_stage_command(args, REGISTRY["decontaminate"], params, tasks, Path(args.out), flat=True)
     return 0
 
 
