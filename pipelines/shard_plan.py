@@ -27,10 +27,15 @@ class ShardParams:
     seed: int = 0  # of the shuffle, the val split and fractional weights
     weights: dict[str, float] | None = None  # per source: 2 repeats each document, 0.5 keeps half
     bucket_tokens: int = 50_000_000  # tokens a shuffle bucket holds (sorted in ~8M-token slices)
+    # a token budget: every weight is scaled so the train split holds about this many tokens
+    # (a smaller dataset is repeated, a larger one sampled, by whole documents)
+    tokens: int | None = None
 
     def __post_init__(self):
         if not 1 <= self.shard_tokens < 1 << 31:
             raise ValueError(f"shard_tokens must be in 1..2147483647, got {self.shard_tokens}")
+        if self.tokens is not None and self.tokens < 1:
+            raise ValueError(f"tokens must be at least 1, got {self.tokens}")
         if self.val_tokens < 0 or self.bucket_tokens < 1:
             raise ValueError("val_tokens must be at least 0 and bucket_tokens at least 1")
         if not 0.0 <= self.max_val_fraction < 1.0:

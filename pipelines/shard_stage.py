@@ -148,6 +148,7 @@ class Scatter:
     val_last_bin: int  # documents in val bins 0..val_last_bin are val documents
     buckets: dict[str, int]  # per split
     bits: dict[str, int]  # per split: `slice_bits`
+    scale: float = 1.0  # of every weight: the token budget over the train split's tokens
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,12 @@ class Shard(GlobalStage):
             "train": sum(c["tokens"] * p.weight(s) for s, c in by_source.items()) - val_target,
             "val": val_target,
         }
+        scale = 1.0
+        if p.tokens is not None:  # repeat or sample the train split to the budget
+            if expected["train"] <= 0:
+                raise CorpusError("no train tokens to scale to the token budget")
+            scale = p.tokens / expected["train"]
+            expected["train"] = p.tokens
         val_last_bin = len(val_bins) - 1
         buckets = {
             split: max(1, math.ceil(n / p.bucket_tokens)) if n > 0 else 0
@@ -236,7 +243,9 @@ class Shard(GlobalStage):
         scattered = run(
             "scatter",
             [
-                Scatter(f[Dest("index")], f[Dest("tokens")][0], i, val_last_bin, buckets, bits)
+                Scatter(
+                    f[Dest("index")], f[Dest("tokens")][0], i, val_last_bin, buckets, bits, scale
+                )
                 for i, f in enumerate(files)
             ],
         )
@@ -273,6 +282,8 @@ class Shard(GlobalStage):
                 "no tokens to shard: the dataset is empty or every source has weight 0"
             )
         self._manifest = manifest(p, facts, dtype, by_source, val_last_bin, buckets, shard_records)
+        if p.tokens is not None:
+            self._manifest["budget"] = {"tokens": p.tokens, "scale": round(scale, 6)}
         stats = self._stats(tokenized + scattered, shard_records, by_source)
         return shard_records, stats
 
@@ -413,6 +424,7 @@ class Shard(GlobalStage):
         lengths = index.column("length").to_numpy()
         weight = np.array([p.weight(s) for s in sources], dtype=np.float64)
         is_val = (val_bin(h_val) <= pl.val_last_bin) & (weight > 0)
+        weight *= pl.scale
         n_copies = copies(weight, h_copy, is_val)
         rows = np.arange(n, dtype=np.int64)
         stats = {"docs": n, "val_docs": int(is_val.sum()), "dropped": int((n_copies == 0).sum())}

@@ -45,7 +45,8 @@ class TrainConfig:
     log_interval: int = 1
     checkpoint_interval: int = 1000  # steps between checkpoints (and at the end); 0: end only
     keep_checkpoints: int = 0  # the latest K stay on disk, older ones are deleted; 0: all
-    seed: int = 1337
+    seed: int = 1337  # of the model's init and the train batches
+    eval_seed: int | None = None  # of the windows evaluated (default: seed)
     compile: bool = True  # torch.compile, on CUDA only
     dtype: str = "auto"  # auto: bf16 on CUDA that has it, else fp16 (grad scaler); CPU: fp32
     sharding: str = "ddp"  # under torchrun: ddp, zero1 (AdamW state split), fsdp (all split)
@@ -122,6 +123,8 @@ def _build(cls, raw, where: str, **given):
             known = ", ".join(k for k in fields if k not in given)
             raise TrainConfigError(f"{where}: unknown key '{key}' (known keys: {known})")
         kind = type(fields[key].default)
+        if fields[key].default is None:  # an optional int (eval_seed)
+            kind = int if value is not None else type(None)
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if type(value) is not kind:

@@ -313,10 +313,11 @@ class Trainer:
         if not cfg.eval_interval:
             return [], notes
         files = find_shards(args.shards, "val")
+        seed = cfg.seed if cfg.eval_seed is None else cfg.eval_seed
         self.val, val_note = val_set(
-            files, cfg.batch_size, cfg.seq_len, self.world, cfg.eval_tokens, cfg.seed
+            files, cfg.batch_size, cfg.seq_len, self.world, cfg.eval_tokens, seed
         )
-        texts = [text_set(t, tok, eot, cfg.seq_len, cfg.eval_tokens, cfg.seed) for t in texts]
+        texts = [text_set(t, tok, eot, cfg.seq_len, cfg.eval_tokens, seed) for t in texts]
         notes += [val_note] if val_note else []
         notes += [t.note for t in texts if t.note]
         return texts, notes
@@ -559,6 +560,14 @@ def train(args) -> None:
         if args.max_steps < 1:
             raise TrainConfigError(f"--max-steps must be at least 1, got {args.max_steps}")
         cfg.max_steps = args.max_steps
+    if args.seed is not None:  # another init and batch order; the same eval windows
+        if cfg.eval_seed is None:
+            cfg.eval_seed = cfg.seed
+        cfg.seed = cfg.shuffle_seed = args.seed
+    if args.eval_interval is not None:
+        if args.eval_interval < 0:
+            raise TrainConfigError(f"--eval-interval must be at least 0, got {args.eval_interval}")
+        cfg.eval_interval = args.eval_interval
     if args.stop_after is not None and args.stop_after < 1:
         raise TrainConfigError(f"--stop-after must be at least 1, got {args.stop_after}")
     Trainer(args, cfg).run()
