@@ -1,6 +1,7 @@
 """`make bench`: run every benchmark and print its ratios."""
 
 from bench import (
+    ablate,
     dedup,
     e2e,
     executors,
@@ -22,5 +23,6 @@ if __name__ == "__main__":
     dedup.main()
     shards.main([])
     trainer.main([])
+    ablate.main([])  # the ablation's cost in training runs; decontamination's speed
     storage.main([])  # the same pipeline on an S3 server and on local disk
     scale.main(["--docs", "50000", "400000", "3200000"])  # about 50 minutes on 2 cores

@@ -18,6 +18,7 @@ import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -323,11 +324,16 @@ class PhaseDriver:
             write_json_atomic(meta_path, meta)
 
     def run(
-        self, phase: str, tasks: list[PhaseTask], show: bool = False, on_driver: bool = False
+        self,
+        phase: str,
+        tasks: list[PhaseTask],
+        show: bool = False,
+        on_driver: bool = False,
+        parallel: int = 1,
     ) -> list[dict]:
         """Run the tasks of `phase` not already committed; their records, sorted by key.
-        `on_driver` runs them in this process, one by one (a task that starts its own
-        processes, such as training)."""
+        `on_driver` runs them in this process, `parallel` at a time (tasks that start their
+        own processes, such as training)."""
         records, pending = {}, []
         for task in tasks:
             record = self._load(task)
@@ -339,7 +345,10 @@ class PhaseDriver:
         progress = Progress(f"{self.job.name} {phase}") if show else None
         if progress:
             progress.begin(len(tasks), len(records))
-        if on_driver:
+        pool = ThreadPoolExecutor(parallel) if on_driver and parallel > 1 else None
+        if pool:
+            done = pool.map(lambda t: execute_phase_task(self.job, t), pending)
+        elif on_driver:
             done = (execute_phase_task(self.job, t) for t in pending)
         else:
             done = self.executor.map_unordered(execute_phase_task, [(self.job, t) for t in pending])
@@ -349,6 +358,8 @@ class PhaseDriver:
                 progress(record)
         if progress:
             progress.close()
+        if pool:
+            pool.shutdown()
         return [records[k] for k in sorted(records)]
 
     def run_payloads(
@@ -358,11 +369,12 @@ class PhaseDriver:
         keys: list[str] | None = None,
         show: bool = False,
         on_driver: bool = False,
+        parallel: int = 1,
     ) -> list[dict]:
         """`run` for one task per payload, keyed by `keys` (default: 000000, 000001, ...)."""
         keys = keys or [f"{i:06d}" for i in range(len(payloads))]
         tasks = [PhaseTask(phase, k, pl) for k, pl in zip(keys, payloads, strict=True)]
-        return self.run(phase, tasks, show=show, on_driver=on_driver)
+        return self.run(phase, tasks, show=show, on_driver=on_driver, parallel=parallel)
 
     def _take_profiles(self, record: dict) -> dict:
         peak = record["stats"].get("peak_rss_mb")

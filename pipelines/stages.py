@@ -48,6 +48,7 @@ BUILTIN = {
     "tokenizer": "pipelines.tokenizer_stage:TrainTokenizer",
     "shard": "pipelines.shard_stage:Shard",
     "train": "pipelines.train_stage:Train",
+    "ablate": "pipelines.ablate_stage:Ablate",
     "export_jsonl": "pipelines.export_stage:ExportJsonl",
 }
 

@@ -61,6 +61,29 @@ def _local_shards(shards: str) -> tuple[str, str | None]:
     return str(storage.local_path(shards)), tokenizer
 
 
+def run_trainer(cmd: list[str], label: str = "train", threads: int | None = None) -> None:
+    """Run the trainer command `cmd` in a child process, its progress lines shown as
+    `[label] ...` as they come; a failed run is a CorpusError with its last line. `threads`
+    caps its torch threads (trainers run side by side); by default it uses every core."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "RANK")}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    last = "no output"
+    with subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    ) as child:
+        for line in child.stderr:
+            line = line.rstrip("\n")
+            if line.strip():
+                last = line
+            if line.startswith(("step", "training", "resumed", "val:", "bpb:")) or (
+                "evaluating on" in line  # an eval text shorter than one window
+            ):
+                print(f"[{label}] {line}", file=sys.stderr, flush=True)
+    if child.returncode:
+        raise CorpusError(f"training failed: {last}")
+
+
 @dataclass(frozen=True)
 class TrainRun:
     """The train stage's one task: what it reads is all in the params."""
@@ -134,21 +157,7 @@ class Train(GlobalStage):
             cmd += ["--tokenizer", tokenizer]
         if any(folder.glob("ckpt_*.pt")):
             cmd.append("--resume")
-        env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "RANK")}
-        last = "no output"
-        with subprocess.Popen(
-            cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        ) as child:
-            for line in child.stderr:
-                line = line.rstrip("\n")
-                if line.strip():
-                    last = line
-                if line.startswith(("step", "training", "resumed", "val:", "bpb:")) or (
-                    "evaluating on" in line  # an eval text shorter than one window
-                ):
-                    print(f"[train] {line}", file=sys.stderr, flush=True)
-        if child.returncode:
-            raise CorpusError(f"training failed: {last}")
+        run_trainer(cmd)
         rows = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
         from trainer.checkpoint import latest_checkpoint  # by step: ckpt_999999 < ckpt_1000000
 

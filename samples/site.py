@@ -12,6 +12,7 @@ from pathlib import Path
 
 from samples.reproducible import EPOCH, write_if_changed
 from samples.topics import blocks_html, slug, topic_blocks, topic_title
+from samples.web_junk import junk_pages
 
 BASE = "__BASE__"  # stands for the site's address in files that need absolute URLs
 
@@ -220,8 +221,10 @@ def write_site(root: Path, docs: list, news: list) -> list[Path]:
         "Home",
         "<h1>Demo Python Docs</h1><p>Reference pages, news and a community corner.</p>"
         '<ul><li><a href="/docs/">Documentation</a></li><li><a href="/news/feed.xml">News feed'
-        '</a></li><li><a href="/lang/">Languages</a></li></ul>',
+        '</a></li><li><a href="/lang/">Languages</a></li>'
+        '<li><a href="/junk/">Around the web</a></li></ul>',
     )
+    files.update(junk_pages(page_html, OTHER_LANGUAGES))  # what else a crawl brings
     files["robots.txt"] = f"User-agent: *\nDisallow: /private/\nSitemap: {BASE}/sitemap.xml\n"
     urls = "".join(f"<url><loc>{BASE}{h}</loc></url>" for h, _ in doc_links[:5])
     files["sitemap.xml"] = (

@@ -30,7 +30,8 @@ def test_demo_runs_end_to_end_and_says_where_the_report_is(demo_run):
     report = json.loads((run / "report/report.json").read_text())
     names = [s["name"] for s in report["stages"]]
     assert names == [
-        "crawl", *SOURCES, "filter", "quality", "dedup", "export", "tokenizer", "shards", "train"
+        "crawl", *SOURCES, "filter", "quality", "dedup", "export", "tokenizer", "shards", "train",
+        "ablate",
     ]  # fmt: skip
     stages = {s["name"]: s for s in report["stages"]}
 
@@ -113,6 +114,19 @@ def test_demo_runs_end_to_end_and_says_where_the_report_is(demo_run):
     train = next(s for s in report["stages"] if s["name"] == "train")
     assert train["counters"]["last_val_bpb"] == evals[-1]["val_bpb"]
 
+    # and it ends with the proof by training: raw extraction against the deduped text, 2 seeds
+    results = json.loads((run / "ablate/results.json").read_text())
+    arms = {a["name"]: a for a in results["arms"]}
+    assert arms["raw"]["docs"] == stages["filter"]["docs_in"]  # every extracted document
+    assert arms["dedup"]["docs"] == stages["dedup"]["docs_out"]
+    assert arms["dedup"]["repeat"] > arms["raw"]["repeat"]  # fewer tokens, repeated more
+    assert [(r["arm"], r["seed"]) for r in results["runs"]] == [
+        ("raw", 0), ("raw", 1), ("dedup", 0), ("dedup", 1)
+    ]  # fmt: skip
+    verdict = results["summary"]["stdlib-docstrings.jsonl"]["dedup"]["verdict"]
+    assert re.search(rf"dedup .*: {re.escape(verdict)}", proc.stderr)  # the table, in words
+    assert "<section id=ablation>" in (run / "report/index.html").read_text()
+
 
 def test_demo_run_again_resumes_at_once(demo_run):
     tmp_path, _ = demo_run
@@ -125,7 +139,7 @@ def test_demo_run_again_resumes_at_once(demo_run):
     summaries = [
         line for line in proc.stderr.splitlines() if re.match(r"\[[a-z]+\] \d+ parts", line)
     ]
-    assert len(summaries) == 13
+    assert len(summaries) == 14
     for line in summaries:
         done = re.match(r"\[[a-z]+\] (\d+) parts \((\d+) reused\)", line)
         assert done and done[1] == done[2], line  # every stage reused whole
@@ -164,4 +178,10 @@ def test_demo_from_scratch_twice_gives_the_same_shards_counts_and_losses(demo_ru
         Dataset(run / "dedup/kept").read_all().column("id").to_pylist() for run in (first, second)
     ]
     assert sorted(ids[0]) == sorted(ids[1])
+    # and the ablation trained the same models: the same bpb at every evaluation of every run
+    curves = [
+        [r["curve"] for r in json.loads((run / "ablate/results.json").read_text())["runs"]]
+        for run in (first, second)
+    ]
+    assert curves[0] == curves[1]
     assert any(i.startswith("web:http://127.0.0.1:8620/") and "#" in i for i in ids[0])

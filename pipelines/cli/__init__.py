@@ -15,6 +15,7 @@ from pathlib import Path
 from corpus import storage
 from corpus.errors import CorpusError
 from corpus.process import exit_process
+from pipelines.cli.ablate_command import add_ablate_parser
 from pipelines.cli.classifier_command import add_classifier_parser
 from pipelines.cli.command import CommandParser, executor_options, log, positive
 from pipelines.cli.crawl_command import add_crawl_parser
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_classifier_parser(sub)
     add_token_parsers(sub)
     add_trainer_parsers(sub)
+    add_ablate_parser(sub)
 
     p = sub.add_parser("report", help="write a run's quality report: index.html and report.json")
     p.add_argument("run_dir", metavar="RUN")

@@ -227,6 +227,13 @@ def collect(run_dir: str | Path) -> dict:
             s: {k: v[k] for k in ("weight", "target_share", "realised_share")}
             for s, v in sources.items()
         }
+    ablations = [n for n in names if types[n] == "ablate"]
+    ablations += [] if "ablation" in names else ["ablation"]  # `corpus ablate RUN` writes there
+    for name in ablations:
+        results = run_dir / name / "results.json"
+        if storage.is_file(results):
+            found = json.loads(storage.read_text(results))
+            extras.setdefault("ablation", []).append({"stage": name, **found})
     return {
         "pipeline": pipeline["name"],
         "config": pipeline["config"],

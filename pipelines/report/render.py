@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 from html import escape
+from pathlib import Path
+
+from pipelines.ablation import curves
 
 COLORS = {
     "web": "#4e79a7",
@@ -374,9 +377,96 @@ def _facts(data: dict) -> str:
     return "".join(out)
 
 
+def line_chart(series: dict[str, list[tuple[float, float]]], title: str, x_label: str) -> str:
+    """One line per series (an arm): y against x, both axes labelled at their ends."""
+    points = [p for line in series.values() for p in line]
+    if not points:
+        return ""
+    width, height, left, bottom, top_pad, right = 640, 260, 60, 30, 12, 120
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    x0, x1 = min(xs), max(xs) or 1
+    y0, y1 = min(ys), max(ys)
+    pad = (y1 - y0) * 0.05 or 0.05
+    y0, y1 = y0 - pad, y1 + pad
+
+    def at(x: float, y: float) -> str:
+        px = left + (width - left - right) * (x - x0) / ((x1 - x0) or 1)
+        py = top_pad + (height - top_pad - bottom) * (y1 - y) / (y1 - y0)
+        return f"{px:.1f},{py:.1f}"
+
+    palette = list(COLORS.values()) + [ACCENT]
+    parts = [
+        f'<svg class="chart" role="img" aria-label="{escape(title)}" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}">',
+        f'<text x="{left - 6}" y="{top_pad + 10}" text-anchor="end" font-size="11">{y1:.3f}</text>'
+        f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end" font-size="11">'
+        f"{y0:.3f}</text>"
+        f'<text x="{left}" y="{height - 8}" font-size="11">{_n(x0)}</text>'
+        f'<text x="{width - right}" y="{height - 8}" text-anchor="end" font-size="11">'
+        f"{_n(x1)} {escape(x_label)}</text>",
+    ]
+    for i, (name, line) in enumerate(series.items()):
+        color = palette[i % len(palette)]
+        path = " ".join(at(x, y) for x, y in line)
+        parts.append(
+            f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{path}">'
+            f"<title>{escape(name)}</title></polyline>"
+        )
+        if line:
+            x, y = line[-1]
+            px, py = at(x, y).split(",")
+            parts.append(
+                f'<text x="{float(px) + 6:.1f}" y="{float(py) + 4:.1f}" font-size="12" '
+                f'fill="{color}">{escape(name)} {y:.4f}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _ablation(data: dict) -> str:
+    if not data.get("ablation"):
+        return ""
+    out = ["<section id=ablation><h2>Ablation</h2>"]
+    for ab in data["ablation"]:
+        k = len(ab["seeds"])
+        out.append(
+            f"<p>{escape(ab['stage'])}: {len(ab['arms'])} arms, each trained {k} time"
+            f"{'s' if k > 1 else ''} (seeds {', '.join(map(str, ab['seeds']))}) on "
+            f"{_n(ab['tokens'])} tokens with {escape(Path(ab['config']).name)}; every arm "
+            f"decontaminated against the eval texts ({ab['ngram']}-grams): "
+            f"{'removed' if ab['decontaminated'] else 'counted, not removed'}. Bits per byte "
+            "on held-out text, lower is better; a difference is paired by seed, and within "
+            "noise when it is under twice its standard error.</p>"
+        )
+        first = ab["arms"][0]["name"]
+        for ev, by_arm in ab["summary"].items():
+            out.append(f"<h3>{escape(ev)}</h3>")
+            out.append(line_chart(curves(ab, ev), f"bpb on {ev} against tokens", "tokens"))
+            out.append(
+                "<table><tr><th>arm</th><th>stages</th><th>documents</th><th>contaminated"
+                f"</th><th>repeat</th><th>bpb (mean ± std)</th><th>vs {escape(first)} "
+                "(± SE)</th><th>in words</th></tr>"
+            )
+            for a in ab["arms"]:
+                s = by_arm[a["name"]]
+                std = "" if s["std"] is None else f" ± {s['std']:.4f}"
+                diff = "–" if s["diff"] is None else f"{s['diff']:+.4f}"
+                if s["se"] is not None:
+                    diff += f" ± {s['se']:.4f}"
+                out.append(
+                    f"<tr><td>{escape(a['name'])}</td><td>{escape(' + '.join(a['stages']))}"
+                    f"</td><td>{_n(a['docs'])}</td><td>{_n(a['contaminated'])}</td>"
+                    f"<td>{a['repeat']:.2f}x</td><td>{s['mean']:.4f}{std}</td><td>{diff}</td>"
+                    f"<td>{escape(s['verdict'])}</td></tr>"
+                )
+            out.append("</table>")
+    out.append("</section>")
+    return "".join(out)
+
+
 def render(data: dict) -> str:
     title = f"corpus report: {data['pipeline']}"
-    body = _funnel(data) + _drops(data) + _distributions(data) + _facts(data)
+    body = _funnel(data) + _drops(data) + _ablation(data) + _distributions(data) + _facts(data)
     embedded = escape(json.dumps({"pipeline": data["pipeline"], "stages": len(data["stages"])}))
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
