@@ -20,15 +20,18 @@ std and paired difference to the first arm (`pipelines/ablation.py`).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus import storage
+from corpus.checksums import sha256_file
 from corpus.dataset import read_part_file, write_json_atomic
 from corpus.errors import CorpusError
 from corpus.heldout import read_documents
@@ -40,10 +43,13 @@ from pipelines.shard_plan import ShardParams
 from pipelines.shard_stage import Shard
 from pipelines.stages import GlobalStage
 from pipelines.tokenizer_stage import TOKENIZER_FILE, TokenizerParams, TrainTokenizer
-from pipelines.train_stage import _trainer_config, run_trainer
+from pipelines.train_stage import _local_shards, _trainer_config, run_trainer
 
 RESULTS = "results.json"
 CURVE_POINTS = 5  # evaluations along a run at least, besides its first and last step
+
+
+ARM_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")  # a folder of the ablation, as stage names are
 
 
 def parse_arm(text: str) -> tuple[str, list[str]]:
@@ -53,6 +59,8 @@ def parse_arm(text: str) -> tuple[str, list[str]]:
     parts = [s.strip() for s in (stages if sep else name).split("+")]
     if not name or not all(parts):
         raise ValueError(f"an arm is STAGE or NAME=STAGE+STAGE..., got {text!r}")
+    if not ARM_NAME.match(name):
+        raise ValueError(f"an arm's name must be lowercase letters, digits, - or _, got {name!r}")
     return name, parts
 
 
@@ -79,6 +87,9 @@ class AblateParams:
             raise ValueError(f"arms: two arms are called {max(names, key=names.count)!r}")
         if not self.eval:
             raise ValueError("eval must name at least one held-out text")
+        names = [Path(e).name for e in self.eval]
+        if len(set(names)) < len(names):  # results are by file name
+            raise ValueError(f"eval: two files are called {max(names, key=names.count)}")
         if self.tokens < 1 or self.seeds < 1 or self.parallel < 1 or self.ngram < 1:
             raise ValueError("tokens, seeds, parallel and ngram must be at least 1")
 
@@ -103,6 +114,7 @@ class TrainArm:
     shards: str
     tokenizer: str
     steps: int
+    data: str  # the SHA-256 of the arm's shards and the tokenizer: new data, a new run
 
 
 class Ablate(GlobalStage):
@@ -199,21 +211,27 @@ class Ablate(GlobalStage):
         tokenizer = p.tokenizer or self._train_tokenizer(driver, arm_parts, out_dir)
         self._check_eval(tokenizer)
         steps = self._steps()
-        shards = {}
+        tok_sum = sha256_file(storage.local_copy(tokenizer))
+        shards, data = {}, {}
         for (name, _), arm in zip(arms, facts, strict=True):
             keys, parts = arm_parts[name]
             arm_dir = out_dir / name / "shards"
             sub = self._shard(tokenizer)
             records, stats = sub.drive(_Prefixed(driver, f"shard-{name}"), _tasks(keys, parts))
             sub.publish(records, arm_dir)
+            shard_sums = sorted(f["sha256"] for f in files_by_dest(records)[Dest("shard")])
+            data[name] = hashlib.sha256(" ".join([tok_sum, *shard_sums]).encode()).hexdigest()
             train = stats["counters"]["train_tokens"]
             unique = stats["counters"]["tokens_in"]
             if not p.decontaminate:
                 arm["docs"] = stats["docs_in"]
-            arm.update(tokens=unique, train_tokens=train, repeat=round(train / unique, 4))
+            # each run trains steps x batch tokens of the arm: on average, each of its tokens
+            # that many times
+            seen = steps * self._config().total_batch_tokens
+            arm.update(tokens=unique, train_tokens=train, repeat=round(seen / unique, 4))
             shards[name] = str(arm_dir)
         runs = [
-            TrainArm(name, seed, shards[name], tokenizer, steps)
+            TrainArm(name, seed, shards[name], tokenizer, steps, data[name])
             for name, _ in arms
             for seed in range(p.seeds)
         ]
@@ -231,23 +249,18 @@ class Ablate(GlobalStage):
             "docs_out": sum(r["stats"]["docs_in"] - r["stats"]["contaminated"] for r in checked),
             "docs_rejected": sum(r["stats"]["contaminated"] for r in checked),
             "rejected": {"contaminated": sum(r["stats"]["contaminated"] for r in checked)},
-            "counters": {"runs": len(runs), "train_s": results["train_s"]},
+            "counters": {"runs": len(runs), "train_s": sum(r["stats"]["train_s"] for r in trained)},
         }
-        if not stats["rejected"]["contaminated"]:
-            stats["rejected"] = {}
+        if not stats["rejected"]["contaminated"] or not p.decontaminate:  # counted, not dropped
+            stats["rejected"], stats["docs_rejected"] = {}, 0
+            stats["docs_out"] = stats["docs_in"]
         return checked + trained, stats
 
     def _by_stage(self, tasks) -> dict[str, list]:
-        """The input tasks of each stage the arms read: all of them when it reads one stage,
-        else those whose key has the stage's prefix (the longest that fits)."""
-        stages = input_stages(self.params)
-        if len(stages) == 1:
-            return {stages[0]: list(tasks)}
-        out: dict[str, list] = {s: [] for s in stages}
+        """The input tasks of each stage the arms read: a part of stage S is RUN/S/kept/PART."""
+        out: dict[str, list] = {s: [] for s in input_stages(self.params)}
         for t in tasks:
-            fits = [s for s in stages if t.key.startswith(f"{s}-")]
-            if fits:
-                out[max(fits, key=len)].append(t)
+            out[Path(t.input_path).parent.parent.name].append(t)
         return out
 
     def _clean_part(self, record: dict) -> InputPart | None:
@@ -292,8 +305,13 @@ class Ablate(GlobalStage):
     def _check_eval(self, tokenizer: str) -> None:
         """Every eval text holds one window at least: a shorter one is one line."""
         from corpus.tokenizer import load_tokenizer
+        from trainer.evaluation import token_bytes
 
-        tok, _ = load_tokenizer(tokenizer)
+        tok, _ = load_tokenizer(storage.local_copy(tokenizer))
+        if token_bytes(tok) is None:
+            raise CorpusError(
+                f"tokenizer {tokenizer}: not a byte-level BPE, so no bits per byte to compare"
+            )
         seq_len = self._config().seq_len
         for path in self.params.eval:
             docs = [d for d in read_documents(storage.local_copy(path), "eval") if d]
@@ -318,7 +336,7 @@ class Ablate(GlobalStage):
             ]
             curve = [
                 {
-                    "tokens": (r["step"] + 1) * batch,
+                    "tokens": r["step"] * batch,  # trained before this evaluation
                     "bpb": {n: e["bpb"] for n, e in r["eval"].items()},
                 }
                 for r in rows
@@ -331,7 +349,6 @@ class Ablate(GlobalStage):
                     "bpb": curve[-1]["bpb"],
                     "loss": {n: e["loss"] for n, e in rows[-1]["eval"].items()},
                     "curve": curve,
-                    "train_s": rec["stats"]["train_s"],
                 }
             )
         results = {
@@ -345,7 +362,6 @@ class Ablate(GlobalStage):
             "eval": names,
             "arms": facts,
             "runs": out_runs,
-            "train_s": round(sum(r["train_s"] for r in out_runs), 3),
         }
         results["summary"] = summarize(results)
         return results
@@ -395,18 +411,24 @@ class Ablate(GlobalStage):
             for stale in [*folder.glob("ckpt_*.pt"), folder / "metrics.jsonl"]:
                 stale.unlink(missing_ok=True)
             marker.write_text(task)
-        cmd = [sys.executable, "-m", "trainer.train", "--shards", run.shards, "--config", p.config]
-        cmd += ["--out", str(folder), "--max-steps", str(run.steps), "--seed", str(run.seed)]
+        shards, _ = _local_shards(run.shards)
+        tokenizer = str(storage.local_copy(run.tokenizer))
+        cmd = [sys.executable, "-m", "trainer.train", "--shards", shards, "--config", p.config]
+        # an evaluation comes before its step's update: the last, at step `steps`, sees the
+        # whole budget trained (the update after it is the one step more it costs)
+        cmd += ["--out", str(folder), "--max-steps", str(run.steps + 1), "--seed", str(run.seed)]
         # the config's evaluations, and at least CURVE_POINTS along a short run
         every = min(self._config().eval_interval or run.steps, max(1, run.steps // CURVE_POINTS))
         cmd += ["--eval-interval", str(every)]
-        cmd += ["--tokenizer", run.tokenizer, "--eval-text"]
+        cmd += ["--tokenizer", tokenizer, "--eval-text"]
         cmd += [str(storage.local_copy(t)) for t in p.eval]
         if any(folder.glob("ckpt_*.pt")):  # a killed run goes on from its checkpoint
             cmd.append("--resume")
         threads = max(1, (os.cpu_count() or 1) // p.parallel) if p.parallel > 1 else None
         started = time.perf_counter()
-        run_trainer(cmd, f"{out.job.name} {run.arm} seed {run.seed}", threads)
+        # the arms' shards hold no val split: the eval texts are what is compared
+        label = f"{out.job.name} {run.arm} seed {run.seed}"
+        run_trainer(cmd, label, threads, skip=("val: no val shards",))
         final = latest_checkpoint(folder)
         for older in folder.glob("ckpt_*.pt"):  # the final model stays, for a look at it
             if older != final:

@@ -3,8 +3,11 @@ difference to the first arm; the table `corpus ablate` prints and the report sho
 
 A difference is paired by seed: arm A and the first arm trained with seed k saw the same init and
 batch order, so d_k = bpb(A, k) - bpb(first, k) cancels what the seed alone does, and its
-standard error is std(d) / sqrt(K). A difference larger than twice its standard error is called
-beyond noise; one seed gives no error bar, and the table says so.
+standard error is std(d) / sqrt(K). A difference is called beyond noise when its t statistic,
+diff / SE, passes the two-sided 95% point of Student's t with K - 1 degrees of freedom (12.7 for
+2 seeds, 4.3 for 3, 2.8 for 5, near 2 for many): with few seeds, twice the standard error is
+passed by chance far more often than 1 time in 20. One seed gives no error bar, and the table
+says so.
 """
 
 from __future__ import annotations
@@ -22,16 +25,33 @@ def arm_summary(bpb: list[float], first: list[float] | None) -> dict:
     d = [a - b for a, b in zip(bpb, first, strict=True)]
     diff = mean(d)
     se = stdev(d) / math.sqrt(len(d)) if len(d) > 1 else None
-    return {**out, "diff": diff, "se": se, "verdict": verdict(diff, se)}
+    return {**out, "diff": diff, "se": se, "verdict": verdict(diff, se, len(d))}
 
 
-def verdict(diff: float, se: float | None) -> str:
+# the two-sided 95% points of Student's t for 1..30 degrees of freedom
+T95 = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+]  # fmt: skip
+
+
+def t95(seeds: int) -> float:
+    """How many standard errors a paired difference over `seeds` seeds must pass."""
+    return T95[seeds - 2] if seeds - 1 <= len(T95) else 1.96
+
+
+def verdict(diff: float, se: float | None, seeds: int) -> str:
     """A difference in bpb in words: lower is better."""
     if se is None:
         return "one seed: no error bar"
-    if abs(diff) <= 2 * se:
-        return "within noise (under 2 SE)"
-    return f"{'better' if diff < 0 else 'worse'} beyond noise ({abs(diff) / se:.1f} SE)"
+    word = "better" if diff < 0 else "worse"
+    if se == 0:  # every seed gave the same difference
+        return "no difference" if diff == 0 else f"{word} beyond noise (every seed alike)"
+    t, cut = abs(diff) / se, t95(seeds)
+    if t <= cut:
+        return f"within noise ({t:.1f} SE, under {cut:.1f})"
+    return f"{word} beyond noise ({t:.1f} SE, over {cut:.1f})"
 
 
 def summarize(results: dict) -> dict:

@@ -18,7 +18,7 @@ import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -345,21 +345,21 @@ class PhaseDriver:
         progress = Progress(f"{self.job.name} {phase}") if show else None
         if progress:
             progress.begin(len(tasks), len(records))
-        pool = ThreadPoolExecutor(parallel) if on_driver and parallel > 1 else None
-        if pool:
-            done = pool.map(lambda t: execute_phase_task(self.job, t), pending)
-        elif on_driver:
-            done = (execute_phase_task(self.job, t) for t in pending)
-        else:
-            done = self.executor.map_unordered(execute_phase_task, [(self.job, t) for t in pending])
-        for record in done:
-            records[record["key"]] = self._take_profiles(record)
-            if progress:
-                progress(record)
+        with ThreadPoolExecutor(parallel if on_driver else 1) as pool:
+            if on_driver and parallel > 1:  # a failed task stops those not started yet
+                futures = [pool.submit(execute_phase_task, self.job, t) for t in pending]
+                done = _results(futures)
+            elif on_driver:
+                done = (execute_phase_task(self.job, t) for t in pending)
+            else:
+                tasks = [(self.job, t) for t in pending]
+                done = self.executor.map_unordered(execute_phase_task, tasks)
+            for record in done:
+                records[record["key"]] = self._take_profiles(record)
+                if progress:
+                    progress(record)
         if progress:
             progress.close()
-        if pool:
-            pool.shutdown()
         return [records[k] for k in sorted(records)]
 
     def run_payloads(
@@ -406,6 +406,17 @@ class PhaseDriver:
         storage.rmtree(self.work)
         if storage.is_remote(self.work):  # and this node's copies of its files
             shutil.rmtree(storage.local_path(self.work), ignore_errors=True)
+
+
+def _results(futures: list) -> Iterator[dict]:
+    """The futures' results as they finish; on a failure the ones not started are cancelled
+    (those running finish before the pool's `with` lets the error through)."""
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        for future in futures:
+            future.cancel()
 
 
 def shuffled(groups: dict, kind: str, group: int) -> ShuffleInput:

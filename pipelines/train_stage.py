@@ -61,10 +61,13 @@ def _local_shards(shards: str) -> tuple[str, str | None]:
     return str(storage.local_path(shards)), tokenizer
 
 
-def run_trainer(cmd: list[str], label: str = "train", threads: int | None = None) -> None:
+def run_trainer(
+    cmd: list[str], label: str = "train", threads: int | None = None, skip: tuple[str, ...] = ()
+) -> None:
     """Run the trainer command `cmd` in a child process, its progress lines shown as
     `[label] ...` as they come; a failed run is a CorpusError with its last line. `threads`
-    caps its torch threads (trainers run side by side); by default it uses every core."""
+    caps its torch threads (trainers run side by side); by default it uses every core. Lines
+    starting with one of `skip` are not shown."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "RANK")}
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
@@ -72,14 +75,19 @@ def run_trainer(cmd: list[str], label: str = "train", threads: int | None = None
     with subprocess.Popen(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     ) as child:
-        for line in child.stderr:
-            line = line.rstrip("\n")
-            if line.strip():
-                last = line
-            if line.startswith(("step", "training", "resumed", "val:", "bpb:")) or (
-                "evaluating on" in line  # an eval text shorter than one window
-            ):
-                print(f"[{label}] {line}", file=sys.stderr, flush=True)
+        try:
+            for line in child.stderr:
+                line = line.rstrip("\n")
+                if line.strip():
+                    last = line
+                shown = line.startswith(("step", "training", "resumed", "val:", "bpb:")) or (
+                    "evaluating on" in line  # an eval text shorter than one window
+                )
+                if shown and not line.startswith(skip):
+                    print(f"[{label}] {line}", file=sys.stderr, flush=True)
+        except BaseException:
+            child.kill()  # no trainer left writing checkpoints behind a stopped driver
+            raise
     if child.returncode:
         raise CorpusError(f"training failed: {last}")
 

@@ -4,6 +4,7 @@ config and seeds, decontaminated against the eval texts; results, table and repo
 from __future__ import annotations
 
 import json
+import shutil
 
 import pyarrow.parquet as pq
 import pytest
@@ -68,16 +69,17 @@ def test_every_arm_trains_on_the_same_budget_and_seeds(ablated):
         )
         assert manifest["budget"]["tokens"] == 6144
         assert abs(arm["train_tokens"] - 6144) < 0.5 * 6144
-        assert arm["repeat"] == pytest.approx(arm["train_tokens"] / arm["tokens"], abs=1e-4)
+        # each run trains 3 steps of 2,048 tokens: each of the arm's tokens that often, on average
+        assert arm["repeat"] == pytest.approx(6144 / arm["tokens"], abs=1e-4)
     assert arms["filter"]["tokens"] < arms["import"]["tokens"]  # so repeated more
     runs = {(r["arm"], r["seed"]): r for r in results["runs"]}
     assert sorted(runs) == [("filter", 0), ("filter", 1), ("import", 0), ("import", 1)]
     for seed in (0, 1):  # one tokenizer and seed: the same model before the first step, so the
         # same bpb there, on the same windows; different data after
         a, b = runs["import", seed]["curve"], runs["filter", seed]["curve"]
-        assert a[0]["tokens"] == b[0]["tokens"] == 2048
+        assert [p["tokens"] for p in a] == [p["tokens"] for p in b] == [0, 2048, 4096, 6144]
         assert a[0]["bpb"] == b[0]["bpb"]
-        assert a[-1]["tokens"] == b[-1]["tokens"] == 6144
+        assert a[1]["bpb"] != b[1]["bpb"]
     assert runs["import", 0]["curve"][0]["bpb"] != runs["import", 1]["curve"][0]["bpb"]
 
 
@@ -109,6 +111,8 @@ def test_bad_arms_and_short_eval_texts_are_one_line(ablated, tmp_path):
             "arm 'nothing' names 'nothing', which is no",
         ),
         (["--arms", "raw=,filter", "--eval", BOOK], "an arm is STAGE or NAME=STAGE+STAGE"),
+        (["--arms", "v1.5=filter", "--eval", BOOK], "an arm's name must be lowercase letters"),
+        (["--arms", "filter", "--eval", BOOK, BOOK], "eval: two files are called"),
         (["--arms", "import", "--eval", short], "shorter than one window"),
     ]
     for args, message in cases:
@@ -128,3 +132,19 @@ def test_bad_arms_and_short_eval_texts_are_one_line(ablated, tmp_path):
         assert done.returncode != 0
         assert "Traceback" not in done.stderr
         assert message in done.stderr.strip().splitlines()[-1]
+
+
+def test_one_seed_runs_side_by_side_and_says_it_has_no_error_bar(ablated, tmp_path):
+    run, _, _ = ablated
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("ablation"))
+    done = run_corpus(
+        "ablate", copy, "--arms", "import,filter", "--eval", BOOK, "--tokens", "6144",
+        "--seeds", "1", "--parallel", "2", "--vocab-size", "600", "--executor", "local",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = json.loads((copy / "ablation" / "results.json").read_text())
+    assert [(r["arm"], r["seed"], len(r["curve"])) for r in results["runs"]] == [
+        ("import", 0, 4), ("filter", 0, 4)
+    ]  # fmt: skip
+    assert "one seed: no error bar" in done.stdout

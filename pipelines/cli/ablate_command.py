@@ -12,7 +12,7 @@ from corpus.dataset import Dataset
 from pipelines.cli.command import executor_options, log, positive, whole
 from pipelines.executors import make_executor
 from pipelines.params import ConfigError, parse_params
-from pipelines.pipeline import PIPELINE_RECORD, summary_line
+from pipelines.pipeline import PIPELINE_RECORD, lock_run_dir, summary_line
 from pipelines.progress import Progress
 from pipelines.runner import part_tasks, run_stage
 from pipelines.stages import REGISTRY
@@ -72,6 +72,10 @@ def cmd_ablate(args) -> int:
     }
     params = parse_params(cls.Params, raw, "corpus ablate")
     earlier = {s["name"]: s["type"] for s in record["stages"]}
+    if "ablation" in earlier:
+        raise ConfigError(
+            f"{args.run_dir}: its stage 'ablation' has the folder corpus ablate writes to"
+        )
     cls.check_refs(params, earlier, "corpus ablate")
     stages = cls.reads(params)
     tasks = []
@@ -84,11 +88,13 @@ def cmd_ablate(args) -> int:
     job = standalone_job(
         cls, values, run_dir / "ablation", run_dir / "_state" / "ablation", name="ablate"
     )
+    lock = lock_run_dir(run_dir)  # no pipeline run or other ablation in it meanwhile
     executor = make_executor(args.executor, args.address, args.workers, args.task_memory)
     try:
         outcome = run_stage(job, tasks, executor, progress=Progress("ablate"), log=log)
     finally:
         executor.close()
+        lock.close()
     log(summary_line(outcome))
     print(cls.summary(run_dir / "ablation"))
     from pipelines.report import write_report

@@ -436,7 +436,8 @@ def _ablation(data: dict) -> str:
             f"decontaminated against the eval texts ({ab['ngram']}-grams): "
             f"{'removed' if ab['decontaminated'] else 'counted, not removed'}. Bits per byte "
             "on held-out text, lower is better; a difference is paired by seed, and within "
-            "noise when it is under twice its standard error.</p>"
+            "noise while its t statistic (difference over standard error) is under the "
+            "two-sided 95% point of Student's t with seeds - 1 degrees of freedom.</p>"
         )
         first = ab["arms"][0]["name"]
         for ev, by_arm in ab["summary"].items():
