@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from samples.shared_data import SHARED_DATA
-from tests.commands import run_corpus
+from tests.commands import kill_when, run_corpus
 from tests.runs import make_pipeline
 
 pytestmark = pytest.mark.shared_data
@@ -23,6 +23,13 @@ def kept_texts(folder):
     ]
 
 
+def ablate_args(run, planted):
+    return [
+        "ablate", run, "--arms", "import,filter", "--eval", BOOK, planted, "--tokens", "6144",
+        "--seeds", "2", "--vocab-size", "600", "--executor", "local",
+    ]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def ablated(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ablate")
@@ -33,30 +40,13 @@ def ablated(tmp_path_factory):
     words = texts[0].split()
     planted = tmp / "planted.jsonl"  # a passage of a kept document, as a benchmark would hold it
     planted.write_text(json.dumps({"text": " ".join(words[10:60])}) + "\n")
-    done = run_corpus(
-        "ablate",
-        run,
-        "--arms",
-        "import,filter",
-        "--eval",
-        BOOK,
-        planted,
-        "--tokens",
-        "6144",
-        "--seeds",
-        "2",
-        "--vocab-size",
-        "600",
-        "--executor",
-        "local",
-        timeout=600,
-    )
+    done = run_corpus(*ablate_args(run, planted), timeout=600)
     assert done.returncode == 0, done.stderr
-    return run, texts, done
+    return run, texts, done, planted
 
 
 def test_every_arm_trains_on_the_same_budget_and_seeds(ablated):
-    run, texts, _ = ablated
+    run, texts, _, _ = ablated
     results = json.loads((run / "ablation" / "results.json").read_text())
     imported = len(kept_texts(run / "import" / "kept"))
     arms = {a["name"]: a for a in results["arms"]}
@@ -84,7 +74,7 @@ def test_every_arm_trains_on_the_same_budget_and_seeds(ablated):
 
 
 def test_the_table_and_the_report_say_the_difference_in_words(ablated):
-    run, _, done = ablated
+    run, _, done, _ = ablated
     results = json.loads((run / "ablation" / "results.json").read_text())
     s = results["summary"]["pg9198_complete-angler_ascii.txt.gz"]
     final = {
@@ -102,7 +92,8 @@ def test_the_table_and_the_report_say_the_difference_in_words(ablated):
 
 
 def test_bad_arms_and_short_eval_texts_are_one_line(ablated, tmp_path):
-    run, _, _ = ablated
+    run = tmp_path / "run"  # a copy: an ablation under another config withdraws the results
+    shutil.copytree(ablated[0], run, ignore=shutil.ignore_patterns("ablation"))
     short = tmp_path / "short.txt"
     short.write_text("Too short to be one window of the trainer.")
     cases = [
@@ -135,7 +126,7 @@ def test_bad_arms_and_short_eval_texts_are_one_line(ablated, tmp_path):
 
 
 def test_one_seed_runs_side_by_side_and_says_it_has_no_error_bar(ablated, tmp_path):
-    run, _, _ = ablated
+    run, _, _, _ = ablated
     copy = tmp_path / "run"
     shutil.copytree(run, copy, ignore=shutil.ignore_patterns("ablation"))
     done = run_corpus(
@@ -148,3 +139,30 @@ def test_one_seed_runs_side_by_side_and_says_it_has_no_error_bar(ablated, tmp_pa
         ("import", 0, 4), ("filter", 0, 4)
     ]  # fmt: skip
     assert "one seed: no error bar" in done.stdout
+
+
+def test_an_arm_with_no_documents_is_one_line(tmp_path):
+    config = make_pipeline(tmp_path, min_words=10**6)  # the filter keeps nothing
+    run = tmp_path / "run"
+    assert run_corpus("run", config, "--run-dir", run, "--executor", "local").returncode == 0
+    done = run_corpus(
+        "ablate", run, "--arms", "import,filter", "--eval", BOOK, "--tokens", "2048",
+        "--seeds", "1", "--executor", "local",
+    )  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.endswith("arm 'filter' (filter) has no documents to train on")
+
+
+def test_a_killed_ablation_resumes_to_the_same_results(ablated, tmp_path):
+    run, _, _, planted = ablated
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("ablation"))
+    watch = copy / "_state" / "ablation" / "work" / "train"
+    watch.mkdir(parents=True)  # killed -9 once the first training run is committed
+    assert kill_when(ablate_args(copy, planted), watch, 1, timeout_s=300) < 0
+    done = run_corpus(*ablate_args(copy, planted))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count(" parameters on ") == 3  # the 3 runs left, not the one done
+    ours, theirs = (json.loads((r / "ablation" / "results.json").read_text()) for r in (copy, run))
+    assert ours["runs"] == theirs["runs"] and ours["summary"] == theirs["summary"]
