@@ -395,9 +395,9 @@ def test_demo_pipeline_killed_at_random_moments_resumes_to_the_same_result(tmp_p
     from tests.commands import CORPUS, ROOT, run_corpus
     from tests.datasets import snapshot
 
-    # the demo's data stages (not training) on its sample site, crawled once: a crawl of a live
-    # site is not the same input twice (dates in every record), and its own kill and resume is
-    # tested in test_crawl.py
+    # the demo's data stages (not training, nor the ablation's) on its sample site, crawled
+    # once: a crawl of a live site is not the same input twice (dates in every record), and its
+    # own kill and resume is tested in test_crawl.py (the ablation's in test_ablate.py)
     write_demo_sample(tmp_path / "runs" / "demo-input")
     seeds = tmp_path / "seeds.txt"
     with DemoSite(tmp_path / "runs" / "demo-input" / "site") as site:
@@ -406,7 +406,7 @@ def test_demo_pipeline_killed_at_random_moments_resumes_to_the_same_result(tmp_p
         args = ["--allow-private", "--delay", "0", "--executor", "local"]
         assert run_corpus("crawl", "--seeds", seeds, "--out", crawled, *args).returncode == 0
     doc = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
-    doc["stages"] = [s for s in doc["stages"] if s["stage"] not in ("crawl", "train")]
+    doc["stages"] = [s for s in doc["stages"] if s["stage"] not in ("crawl", "train", "ablate")]
     for stage in doc["stages"][:2]:  # web pages and articles, from the crawl's WARC files
         del stage["input"]
         stage["paths"] = [f"{crawled}/*.warc.gz"]
