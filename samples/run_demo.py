@@ -3,6 +3,7 @@ configs/demo.yaml runs on it (crawl to training), and say where the report is.""
 
 from __future__ import annotations
 
+import argparse
 import errno
 import sys
 from pathlib import Path
@@ -18,6 +19,9 @@ PORT = 8620  # the crawl stage's seed in configs/demo.yaml
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m samples.run_demo")
+    parser.add_argument("--config", type=Path, default=CONFIG, help="default: configs/demo.yaml")
+    args, rest = parser.parse_known_args()  # the rest goes to `corpus run` (--executor local)
     written = write_demo_sample(INPUT)
     counts = ", ".join(f"{len(files)} {kind}" for kind, files in written.items())
     print(f"sample: {counts} files in {INPUT}/", file=sys.stderr)
@@ -34,7 +38,7 @@ def main() -> int:
         return 1
     with site:
         print(f"sample site: {site.base}/ (crawled by the crawl stage)", file=sys.stderr)
-        return corpus_main(["run", str(CONFIG), "--run-dir", "runs/demo", *sys.argv[1:]])
+        return corpus_main(["run", str(args.config), "--run-dir", "runs/demo", *rest])
 
 
 if __name__ == "__main__":

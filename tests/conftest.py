@@ -102,15 +102,17 @@ def ray_session():
     ray.shutdown()
 
 
-def run_demo(cwd, timeout: int = 900):
-    """`python -m samples.run_demo` in `cwd`, as `make demo` runs it (local executor)."""
+def run_demo(cwd, timeout: int = 900, config=None):
+    """`python -m samples.run_demo` in `cwd`, as `make demo` runs it (local executor), with
+    configs/demo.yaml or `config`."""
     import subprocess
     import sys
 
     from tests.commands import ROOT
 
     return subprocess.run(
-        [sys.executable, "-m", "samples.run_demo", "--executor", "local"],
+        [sys.executable, "-m", "samples.run_demo", "--executor", "local"]
+        + (["--config", str(config)] if config else []),
         cwd=cwd,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         capture_output=True,
