@@ -140,7 +140,7 @@ def test_report_renders_in_headless_chromium(demo, tmp_path):
             charts = page.evaluate(
                 """() => [...document.querySelectorAll('svg.chart')].map(s => {
                     const box = s.getBoundingClientRect();
-                    const marks = [...s.querySelectorAll('rect,line')].filter(m => {
+                    const marks = [...s.querySelectorAll('rect,line,polyline')].filter(m => {
                         const b = m.getBoundingClientRect(); return b.width > 0 || b.height > 0;
                     });
                     return {label: s.getAttribute('aria-label'), w: box.width, h: box.height,
@@ -158,6 +158,7 @@ def test_report_renders_in_headless_chromium(demo, tmp_path):
     for needed in ("documents after each stage", "drops in quality", "lang_score", "languages",
                    "cluster sizes", "fertility", "shard tokens"):  # fmt: skip
         assert needed in labels, needed
+    assert any(label.startswith("bpb on ") for label in labels), labels  # the ablation's curves
     assert all(c["w"] > 0 and c["h"] > 0 and c["marks"] > 0 for c in charts), charts
     assert visible
     assert (tmp_path / "report.png").stat().st_size > 50_000
