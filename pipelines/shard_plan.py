@@ -16,6 +16,7 @@ from pipelines.params import ConfigError
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 VAL_BITS = 16  # the val split is chosen in 2**16 bins of the val hash
+COPY_BITS = 12  # under a token budget, fractional copies are given in 2**12 bins of the copy hash
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,55 @@ def copies(weight: np.ndarray, h_copy: np.ndarray, is_val: np.ndarray) -> np.nda
     n += unit(h_copy) < (weight - np.floor(weight))
     n[is_val] = 1
     return n
+
+
+def copy_bin(h_copy: np.ndarray) -> np.ndarray:
+    """The copy bin of each document: the top COPY_BITS bits of its copy hash."""
+    return (h_copy >> np.uint64(64 - COPY_BITS)).astype(np.int64)
+
+
+def budget_copies(whole: np.ndarray, below: np.ndarray, h_copy: np.ndarray, is_val: np.ndarray):
+    """Copies of each document under a token budget: its source's `whole` copies, one more when
+    its copy bin is under its source's `below`; one for a val document."""
+    n = whole + (copy_bin(h_copy) < below)
+    n[is_val] = 1
+    return n
+
+
+def fit_budget(
+    hists: dict[str, np.ndarray], weights: dict[str, float], budget: int
+) -> tuple[float, dict[str, list[int]], int]:
+    """The one factor on every source's weight that brings the train split closest to `budget`
+    tokens, given each source's train tokens per copy bin (`hists`); then per source its whole
+    copies and the copy bins that get one more (`budget_copies`), and the tokens that gives.
+    Exact to a bin: what the split holds is what the bins sum to, not an expectation."""
+    bins = 1 << COPY_BITS
+    cums = {s: np.concatenate([[0.0], np.cumsum(h, dtype=np.float64)]) for s, h in hists.items()}
+
+    def plan(scale: float) -> tuple[dict[str, list[int]], float]:
+        chosen, total = {}, 0.0
+        for s, cum in cums.items():
+            w = weights.get(s, 1.0) * scale
+            whole = math.floor(w)
+            below = min(bins, math.floor((w - whole) * bins))
+            chosen[s] = [whole, below]
+            total += whole * cum[-1] + cum[below]
+        return chosen, total
+
+    if sum(c[-1] for s, c in cums.items() if weights.get(s, 1.0) > 0) < 1:
+        raise ValueError("no train tokens to scale to the token budget")
+    lo, hi = 0.0, 1.0
+    while plan(hi)[1] < budget:  # the tokens grow with the factor, at least linearly past 1
+        lo, hi = hi, hi * 2
+    for _ in range(64):  # plan(lo) under the budget, plan(hi) at or over it
+        mid = (lo + hi) / 2
+        if plan(mid)[1] < budget:
+            lo = mid
+        else:
+            hi = mid
+    under, over = plan(lo), plan(hi)
+    scale, (chosen, total) = (lo, under) if budget - under[1] < over[1] - budget else (hi, over)
+    return scale, chosen, round(total)
 
 
 def repeats(rows: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -52,10 +52,14 @@ from pipelines.phases import (
 )
 from pipelines.shard_manifest import manifest
 from pipelines.shard_plan import (
+    COPY_BITS,
     VAL_BITS,
     ShardParams,
+    budget_copies,
     copies,
+    copy_bin,
     doc_hashes,
+    fit_budget,
     repeats,
     shuffle_key,
     val_bin,
@@ -148,7 +152,8 @@ class Scatter:
     val_last_bin: int  # documents in val bins 0..val_last_bin are val documents
     buckets: dict[str, int]  # per split
     bits: dict[str, int]  # per split: `slice_bits`
-    scale: float = 1.0  # of every weight: the token budget over the train split's tokens
+    # under a token budget, per source: [whole copies, copy bins that get one more]
+    budget: dict[str, list[int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,7 @@ class Shard(GlobalStage):
     """Tokenize, shuffle by seed and write llm.c-format token shards with a val split."""
 
     Params = ShardParams
+    version = 2  # 2: a token budget is met to a copy bin, not in expectation
     output_datasets = ("documents",)
     produces_documents = False
 
@@ -221,19 +227,19 @@ class Shard(GlobalStage):
                 for k in total:
                     total[k] += c[k]
         eligible = sum(c["tokens"] for s, c in by_source.items() if p.weight(s) > 0)
-        val_bins = self._val_bins(tokenized, eligible)
+        val_hists = self._hists(tokenized, "valhist")
+        val_bins = self._val_bins(val_hists, eligible)
         val_target = int(val_bins[-1]) if len(val_bins) else 0
         expected = {
             "train": sum(c["tokens"] * p.weight(s) for s, c in by_source.items()) - val_target,
             "val": val_target,
         }
-        scale = 1.0
-        if p.tokens is not None:  # repeat or sample the train split to the budget
-            if expected["train"] <= 0:
-                raise CorpusError("no train tokens to scale to the token budget")
-            scale = p.tokens / expected["train"]
-            expected["train"] = p.tokens
         val_last_bin = len(val_bins) - 1
+        budget, scale = None, 1.0
+        if p.tokens is not None:  # repeat or sample the train split to the budget
+            scale, budget, expected["train"] = self._fit_budget(
+                tokenized, val_hists, val_last_bin, by_source
+            )
         buckets = {
             split: max(1, math.ceil(n / p.bucket_tokens)) if n > 0 else 0
             for split, n in expected.items()
@@ -244,7 +250,7 @@ class Shard(GlobalStage):
             "scatter",
             [
                 Scatter(
-                    f[Dest("index")], f[Dest("tokens")][0], i, val_last_bin, buckets, bits, scale
+                    f[Dest("index")], f[Dest("tokens")][0], i, val_last_bin, buckets, bits, budget
                 )
                 for i, f in enumerate(files)
             ],
@@ -283,23 +289,52 @@ class Shard(GlobalStage):
             )
         self._manifest = manifest(p, facts, dtype, by_source, val_last_bin, buckets, shard_records)
         if p.tokens is not None:
-            self._manifest["budget"] = {"tokens": p.tokens, "scale": round(scale, 6)}
+            self._manifest["budget"] = {
+                "tokens": p.tokens,
+                "scale": round(scale, 6),
+                "train_tokens": expected["train"],
+            }
         stats = self._stats(tokenized + scattered, shard_records, by_source)
         return shard_records, stats
 
-    def _val_bins(self, tokenized: list[dict], eligible: int) -> np.ndarray:
+    def _hists(self, tokenized: list[dict], kind: str) -> dict[str, np.ndarray]:
+        """Per source in the mixture, the sum over parts of a histogram the tokenize tasks
+        wrote: tokens per val bin (`valhist`) or per copy bin (`copyhist`)."""
+        sums: dict[str, np.ndarray] = {}
+        for f in files_by_dest(tokenized)[Dest(kind)]:
+            table = read_files([f])
+            for source in table.column_names:
+                if source != "_" and self.params.weight(source) > 0:
+                    counts = table.column(source).to_numpy()
+                    sums[source] = sums[source] + counts if source in sums else counts.copy()
+        return dict(sorted(sums.items()))
+
+    def _val_bins(self, val_hists: dict[str, np.ndarray], eligible: int) -> np.ndarray:
         """Cumulative tokens of the val bins taken (`val_bins`), from the tokens per val bin
         that the tokenize tasks counted for the sources in the mixture."""
         p = self.params
         if p.val_tokens == 0 or eligible == 0:
             return np.zeros(0, dtype=np.int64)
         total = np.zeros(1 << VAL_BITS, dtype=np.int64)
-        for f in files_by_dest(tokenized)[Dest("valhist")]:
-            table = read_files([f])
-            for source in table.column_names:
-                if source != "_" and p.weight(source) > 0:
-                    total += table.column(source).to_numpy()
+        for counts in val_hists.values():
+            total += counts
         return val_bins(total, p.val_tokens, p.max_val_fraction, eligible)
+
+    def _fit_budget(self, tokenized, val_hists, val_last_bin: int, by_source):
+        """The budget's factor on the weights, the copies per source it gives, and the train
+        tokens they hold: exact from the tokens per copy bin when there is no val split; with
+        one, each source's bins are thinned by its share of val tokens (the copy and val hashes
+        are independent)."""
+        p = self.params
+        hists = {}
+        for source, counts in self._hists(tokenized, "copyhist").items():
+            val = int(val_hists[source][: val_last_bin + 1].sum()) if val_last_bin >= 0 else 0
+            total = by_source[source]["tokens"]
+            hists[source] = counts * ((total - val) / total) if val else counts
+        try:
+            return fit_budget(hists, {s: p.weight(s) for s in hists}, p.tokens)
+        except ValueError as e:
+            raise CorpusError(str(e)) from None
 
     def _stats(self, records, shard_records, by_source) -> dict:
         docs_in = sum(c["docs"] for c in by_source.values())
@@ -408,6 +443,14 @@ class Shard(GlobalStage):
             }
         no_hist = pa.table({"_": pa.array([], pa.int64())})
         out.write(Dest("valhist"), pa.table(hist) if hist else no_hist)
+        if self.params.tokens is not None:  # tokens per copy bin and source, for the budget
+            cbins, copy_hist = copy_bin(h[:, 1]), {}
+            for source in hist:
+                mask = source_of == source
+                copy_hist[source] = np.bincount(
+                    cbins[mask], weights=lengths[mask] + 1, minlength=1 << COPY_BITS
+                ).astype(np.int64)
+            out.write(Dest("copyhist"), pa.table(copy_hist) if copy_hist else no_hist)
         return {"docs_in": len(texts), "bytes_in": int(byte_lengths.sum()), "sources": per_source}
 
     def _task_scatter(self, pl: Scatter, out) -> dict:
@@ -424,8 +467,13 @@ class Shard(GlobalStage):
         lengths = index.column("length").to_numpy()
         weight = np.array([p.weight(s) for s in sources], dtype=np.float64)
         is_val = (val_bin(h_val) <= pl.val_last_bin) & (weight > 0)
-        weight *= pl.scale
-        n_copies = copies(weight, h_copy, is_val)
+        if pl.budget is None:
+            n_copies = copies(weight, h_copy, is_val)
+        else:
+            plan = [pl.budget.get(s, [0, 0]) for s in sources]
+            whole = np.array([w for w, _ in plan], dtype=np.int64)
+            below = np.array([b for _, b in plan], dtype=np.int64)
+            n_copies = budget_copies(whole, below, h_copy, is_val)
         rows = np.arange(n, dtype=np.int64)
         stats = {"docs": n, "val_docs": int(is_val.sum()), "dropped": int((n_copies == 0).sum())}
         for split, mask in (("train", ~is_val), ("val", is_val)):

@@ -8,6 +8,7 @@ import csv
 import functools
 import gzip
 import json
+import math
 import signal
 import struct
 from collections import Counter
@@ -458,6 +459,43 @@ def test_mixture_weights_repeat_and_drop_whole_documents(mixed, trained):
         weights=weights,
     )
     assert shard_bytes(out) == shard_bytes(root / "weighted2")
+
+
+def test_a_token_budget_is_met_to_a_copy_bin_keeping_the_mixture(mixed, trained):
+    root, rows = mixed
+    _, tok_path = trained
+    tok, eot = load_tokenizer(tok_path)
+    rows = [r for r in rows if r["source"] != "book"]  # a whole book is a bin of its own
+    write_dataset(root / "no-books", rows, part_rows=37)
+    weights = {"web": 2.0, "forum": 1.0, "social": 0.5}
+    full = {}  # each source's tokens with its weight, counted from plain tokenization
+    for r in rows:
+        full[r["source"]] = full.get(r["source"], 0) + len(tok.encode(r["text"]).ids) + 1
+    weighted = sum(n * weights[s] for s, n in full.items())
+    longest = max(len(tok.encode(r["text"]).ids) + 1 for r in rows)
+    for budget in (round(0.3 * weighted), round(2.7 * weighted)):  # sampled, then repeated
+        out = root / f"budget-{budget}"
+        _, manifest = run_shards(
+            root / "no-books", out, tok_path, shard_tokens=50_000, val_tokens=0,
+            weights=weights, tokens=budget,
+        )  # fmt: skip
+        copies, total = Counter(), 0
+        for d in spec_documents(out, "train", eot):
+            copies[tok.decode(d, skip_special_tokens=False)] += 1
+            total += len(d) + 1
+        # what the plan said the shards hold is what they hold, and that is the budget to
+        # within about one document
+        assert manifest["budget"]["train_tokens"] == total
+        assert abs(total - budget) <= longest
+        # every weight scaled by one factor: each document has its source's whole copies, or
+        # one more
+        # (the factor itself is not budget / weighted tokens: a few long documents in or out
+        # move the sum, and the factor makes up for them)
+        scale = manifest["budget"]["scale"]
+        assert (scale < 1) == (budget < weighted)
+        for r in rows:
+            whole = math.floor(weights[r["source"]] * scale)
+            assert copies[r["text"]] in (whole, whole + 1), r["id"]
 
 
 def test_a_vocabulary_over_65536_gives_uint32_shards(tmp_path, mixed):
