@@ -46,6 +46,7 @@ from pipelines.tokenizer_stage import TOKENIZER_FILE, TokenizerParams, TrainToke
 from pipelines.train_stage import _local_shards, _trainer_config, run_trainer
 
 RESULTS = "results.json"
+PATHS = ("shards", "tokenizer")  # of a TrainArm: where its data is, not what
 CURVE_POINTS = 5  # evaluations along a run at least, besides its first and last step
 
 
@@ -123,6 +124,7 @@ class Ablate(GlobalStage):
     Params = AblateParams
     output_datasets = ("contaminated",)
     produces_documents = False
+    unhashed = ("parallel",)
 
     @classmethod
     def reads(cls, params) -> list[str]:
@@ -400,17 +402,26 @@ class Ablate(GlobalStage):
         return {"docs_in": table.num_rows, "contaminated": result.rejected.num_rows}
 
     def _task_train(self, run: TrainArm, out) -> dict:
-        from trainer.checkpoint import latest_checkpoint
+        from trainer.checkpoint import checkpoint_step, latest_checkpoint
 
         p = self.params
         folder = storage.local_path(Path(out.job.out_dir) / run.arm / f"seed-{run.seed}")
         folder.mkdir(parents=True, exist_ok=True)
         marker = folder / ".task"  # what the checkpoints here were made for
-        task = f"{out.job.config_hash} {json.dumps(dataclasses.asdict(run), sort_keys=True)}"
+        task = self._run_key(run)
         if not marker.is_file() or marker.read_text() != task:
             for stale in [*folder.glob("ckpt_*.pt"), folder / "metrics.jsonl"]:
                 stale.unlink(missing_ok=True)
             marker.write_text(task)
+        final = latest_checkpoint(folder)
+        if (
+            final
+            and checkpoint_step(final) == run.steps + 1
+            and (folder / "metrics.jsonl").is_file()
+        ):
+            # trained before, by an ablation with other seeds or another stage config: the same run
+            out.commit_file(Dest("metrics"), folder / "metrics.jsonl")
+            return {"train_s": 0.0}
         shards, _ = _local_shards(run.shards)
         tokenizer = str(storage.local_copy(run.tokenizer))
         cmd = [sys.executable, "-m", "trainer.train", "--shards", shards, "--config", p.config]
@@ -435,6 +446,17 @@ class Ablate(GlobalStage):
                 older.unlink()
         out.commit_file(Dest("metrics"), folder / "metrics.jsonl")
         return {"train_s": round(time.perf_counter() - started, 3)}
+
+    def _run_key(self, run: TrainArm) -> str:
+        """What decides a run's metrics: its arm's data, seed and steps, the trainer config and
+        the eval texts; not the stage's other parameters (more seeds reuse the runs done)."""
+        doc = {
+            # the content of its shards and tokenizer (`data`), wherever the run folder is
+            "run": {k: v for k, v in dataclasses.asdict(run).items() if k not in PATHS},
+            "config": sha256_file(Path(self.params.config)),
+            "eval": [[Path(t).name, sha256_file(storage.local_copy(t))] for t in self.params.eval],
+        }
+        return json.dumps(doc, sort_keys=True)
 
 
 class _Prefixed:

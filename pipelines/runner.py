@@ -97,8 +97,10 @@ class StageOutcome:
 def config_hash(stage_type: str, version: int, params: dict, upstream: str) -> str:
     """A hash of what determines a stage's output, chained to the stage before it: its type and
     parameters, and the content of files its parameters name (models, word lists)."""
-    doc = {"type": stage_type, "version": version, "params": params, "upstream": upstream}
-    files = stage_class(stage_type).fingerprint_files(params)
+    cls = stage_class(stage_type)
+    hashed = {k: v for k, v in params.items() if k not in cls.unhashed}
+    doc = {"type": stage_type, "version": version, "params": hashed, "upstream": upstream}
+    files = cls.fingerprint_files(params)
     if files:
         doc["files"] = {str(p): sha256_file(p) for p in files}
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()

@@ -105,6 +105,9 @@ class Stage:
     type_name: ClassVar[str] = ""
     version: ClassVar[int] = 1  # bump when the same parameters start giving different output
     produces_documents: ClassVar[bool] = True  # its `kept` dataset can feed the next stage
+    # parameters that say how the work is done, not what it gives (trainings at once): left out
+    # of the config hash, so changing one redoes nothing
+    unhashed: ClassVar[tuple[str, ...]] = ()
 
     @dataclass(frozen=True)
     class Params:

@@ -125,20 +125,29 @@ def test_bad_arms_and_short_eval_texts_are_one_line(ablated, tmp_path):
         assert message in done.stderr.strip().splitlines()[-1]
 
 
-def test_one_seed_runs_side_by_side_and_says_it_has_no_error_bar(ablated, tmp_path):
-    run, _, _, _ = ablated
+def test_more_seeds_train_only_the_new_runs_side_by_side(ablated, tmp_path):
+    run, _, _, planted = ablated
     copy = tmp_path / "run"
-    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("ablation"))
-    done = run_corpus(
-        "ablate", copy, "--arms", "import,filter", "--eval", BOOK, "--tokens", "6144",
-        "--seeds", "1", "--parallel", "2", "--vocab-size", "600", "--executor", "local",
-    )  # fmt: skip
+    shutil.copytree(run, copy)  # with the ablation's 2 seeds done
+    args = ablate_args(copy, planted)
+    args[args.index("--seeds") + 1] = "3"
+    done = run_corpus(*args, "--parallel", "2")
     assert done.returncode == 0, done.stderr
-    results = json.loads((copy / "ablation" / "results.json").read_text())
-    assert [(r["arm"], r["seed"], len(r["curve"])) for r in results["runs"]] == [
-        ("import", 0, 4), ("filter", 0, 4)
+    assert done.stderr.count(" parameters on ") == 2  # seed 2 of each arm, at once
+    ours, theirs = (json.loads((r / "ablation" / "results.json").read_text()) for r in (copy, run))
+    assert [(r["arm"], r["seed"]) for r in ours["runs"]] == [
+        ("import", 0), ("import", 1), ("import", 2), ("filter", 0), ("filter", 1), ("filter", 2)
     ]  # fmt: skip
-    assert "one seed: no error bar" in done.stdout
+    assert [r for r in ours["runs"] if r["seed"] < 2] == theirs["runs"]
+    # the same again, one at a time: the config hash leaves out how many trainings run at once
+    again = run_corpus(*args, "--parallel", "1")
+    assert again.returncode == 0 and " parameters on " not in again.stderr
+    args[args.index("--seeds") + 1] = "1"  # one seed: the runs are there, and no error bar
+    one = run_corpus(*args)
+    assert one.returncode == 0 and " parameters on " not in one.stderr
+    assert "one seed: no error bar" in one.stdout
+    results = json.loads((copy / "ablation" / "results.json").read_text())
+    assert [(r["arm"], r["seed"]) for r in results["runs"]] == [("import", 0), ("filter", 0)]
 
 
 def test_an_arm_with_no_documents_is_one_line(tmp_path):
