@@ -28,9 +28,8 @@ from corpus.heldout import read_documents
 from corpus.stage import StageResult, decide
 from filters.dedup.keys import normalize_text
 from filters.dedup.lsh import mix64
-from filters.dedup.minhash import token_hashes, word_spans
+from filters.dedup.minhash import token_hashes, word_spans, word_windows
 
-_POLY = np.uint64(0x100000001B3)
 BATCH_CHARS = 1 << 22  # characters hashed at a time: bounds a task's memory
 
 
@@ -39,12 +38,7 @@ def ngram_hashes(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray, np.n
     word it starts at."""
     words, counts = token_hashes([normalize_text(t) for t in texts])
     starts = np.cumsum(counts) - counts
-    h = np.zeros(max(len(words) - n + 1, 0), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for k in range(n):
-            h = h * _POLY + words[k : k + len(h)]
-    doc = np.repeat(np.arange(len(counts)), counts)
-    inside = doc[: len(h)] == doc[n - 1 :]  # the n words are of one text
+    h, doc, inside = word_windows(words, counts, n)
     first = np.flatnonzero(inside)
     return mix64(h[inside]), doc[first], first - starts[doc[first]]
 

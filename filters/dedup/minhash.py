@@ -153,17 +153,26 @@ def _token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return h, np.bincount(doc, minlength=len(texts)).astype(np.int64)
 
 
+def word_windows(
+    ids: np.ndarray, counts: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The hash of every run of n consecutive words of `token_hashes` (their hashes combined by
+    a polynomial), the text of each word, and which runs lie within one text."""
+    h = np.zeros(max(len(ids) - n + 1, 0), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(n):
+            h = h * _POLY + ids[k : k + len(h)]
+    doc = np.repeat(np.arange(len(counts)), counts)
+    return h, doc, doc[: len(h)] == doc[n - 1 :]
+
+
 def shingles_of_batch(texts: list[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
     """Every shingle hash (32 bits, in uint64) of every text, in text order, and each text's
     number of shingles (repeats included: they do not change a minimum)."""
     ids, counts = token_hashes(texts)
     starts = np.cumsum(counts) - counts
-    h = np.zeros(max(len(ids) - ngram + 1, 0), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for k in range(ngram):
-            h = h * _POLY + ids[k : k + len(h)]
-    doc = np.repeat(np.arange(len(counts)), counts)
-    shingles = h[doc[: len(h)] == doc[ngram - 1 :]]  # n-grams within one document
+    h, doc, inside = word_windows(ids, counts, ngram)
+    shingles = h[inside]
     n_shingles = np.maximum(counts - ngram + 1, 0)
     short = np.flatnonzero((counts > 0) & (counts < ngram))
     if len(short):  # fewer words than n: one shingle of all of them, spliced into place
