@@ -78,7 +78,9 @@ def add_dataset_parsers(sub) -> None:
     p.set_defaults(run=cmd_filter)
 
     p = sub.add_parser(
-        "dedup", help="remove exact, URL or MinHash near-duplicates; record every cluster"
+        "dedup",
+        help="remove exact, URL or MinHash near-duplicates, recording every cluster; or "
+        "(--mode lines|paragraphs) the lines or paragraphs repeated across documents",
     )
     p.add_argument("dataset", metavar="DATASET")
     p.add_argument("--out", required=True, metavar="DIR", help="writes DIR/kept, DIR/clusters")

@@ -11,7 +11,8 @@ from filters.dedup.lsh import optimal_bands
 
 @dataclass(frozen=True)
 class DedupParams:
-    mode: Literal["minhash", "exact", "url"] = "minhash"  # near-duplicates, same text, same URL
+    # near-duplicates, same text, same URL; or spans repeated across documents, removed from them
+    mode: Literal["minhash", "exact", "url", "lines", "paragraphs"] = "minhash"
     threshold: float = 0.8  # MinHash: the Jaccard similarity of shingle sets that makes a pair
     num_perm: int = 128  # MinHash values per document
     ngram: int = 5  # words per shingle (characters for scripts written without spaces)
@@ -26,6 +27,11 @@ class DedupParams:
     partitions: int | None = None  # shuffle partitions; default one per 100,000 documents and
     # at least two per worker
     index: str | None = None  # a folder of earlier runs' keys: dedup against them, add this run
+    # modes lines and paragraphs:
+    min_docs: int = 3  # a span held by this many documents or more is removed from them
+    min_chars: int = 20  # a span shorter than this (ends' whitespace aside) is left alone
+    keep_first: bool = False  # the first document holding a repeated span keeps it
+    min_left_chars: int = 50  # a document left shorter is rejected as subdoc_too_short
 
     def __post_init__(self):
         if not 0.0 < self.threshold <= 1.0:
@@ -44,6 +50,12 @@ class DedupParams:
         weights = (self.false_positive_weight, self.false_negative_weight)
         if min(weights) < 0 or sum(weights) <= 0:
             raise ValueError("the weights must be non-negative and not both zero")
+        if self.min_docs < 2 or self.min_chars < 1 or self.min_left_chars < 0:
+            raise ValueError(
+                "min_docs must be at least 2, min_chars at least 1 and min_left_chars at least 0"
+            )
+        if self.mode in ("lines", "paragraphs") and self.index:
+            raise ValueError(f"index is for whole documents; mode {self.mode} has none")
         if self.partitions is not None and not 1 <= self.partitions <= 65_536:
             raise ValueError(f"partitions must be in 1..65536, got {self.partitions}")
 

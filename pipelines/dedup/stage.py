@@ -12,6 +12,8 @@ Phases (each a list of tasks on the executor; `pipelines/phases.py` commits and 
   labels     per partition: each document in a cluster gets its cluster (smallest member)
   members, reps  per cluster partition: the representative by the keep rule, the cluster's size
   final      per part: kept documents, rejected duplicates, and the cluster of every document
+Modes `lines` and `paragraphs` remove repeated spans from documents instead, in phases of their
+own (`pipelines/dedup/spans.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import math
 
 from corpus import storage
 from corpus.errors import CorpusError
+from filters.dedup.spans import UNITS
+from pipelines.dedup import spans
 from pipelines.dedup.index import DedupIndex, segment_id
 from pipelines.dedup.params import DedupParams
 from pipelines.dedup.payloads import (
@@ -48,13 +52,16 @@ def index_files(part: dict, kind: str) -> list[dict]:
 
 
 class Dedup(GlobalStage):
-    """Exact, URL or MinHash LSH near-dedup; keeps one document per cluster, records clusters."""
+    """Exact, URL or MinHash LSH near-dedup, keeping one document per cluster and recording the
+    clusters; or lines and paragraphs repeated across documents removed from them."""
 
     Params = DedupParams
     output_datasets = ("kept", "rejected", "clusters")
 
     def drive(self, driver, tasks) -> tuple[list[dict], dict]:
         p = self.params
+        if p.mode in UNITS:
+            return spans.drive(self, driver, tasks)
         footers = [storage.parquet_metadata(t.input_path) for t in tasks]
         total = sum(m.num_rows for m in footers)
         if p.keep == "quality":
@@ -213,4 +220,5 @@ class Dedup(GlobalStage):
         return {f"index:{seg['dir']}": seg["record_sha256"] for seg in segments}
 
     def run_task(self, phase: str, payload, out) -> dict:
-        return TASKS[phase.rstrip("0123456789")](self.params, payload, out)
+        tasks = spans.TASKS if self.params.mode in UNITS else TASKS
+        return tasks[phase.rstrip("0123456789")](self.params, payload, out)
