@@ -210,6 +210,8 @@ def build_report(
         )
         if s.get("peak_rss_mb_by_phase"):  # a stage run in phases: each phase's
             stages[-1]["peak_task_rss_mb_by_phase"] = s["peak_rss_mb_by_phase"]
+        if s.get("top_spans"):  # sub-document dedup: its most repeated spans
+            stages[-1]["top_spans"] = s["top_spans"]
     return {
         "pipeline": spec.name,
         "config": str(spec.path),

@@ -194,6 +194,10 @@ def collect(run_dir: str | Path) -> dict:
             drops.append(_drops(run_dir, name, kept, rejected, rules))
             if kind == "filter" or any(c.endswith("_score") for c in rejected["numeric"]):
                 scores.append(_scores(name, kept, rejected, rules))
+        if kind == "dedup" and outcome.get("top_spans"):
+            mode = (params.get(name) or {}).get("mode", "lines")
+            found = {"stage": name, "unit": mode, "spans": outcome["top_spans"]}
+            extras.setdefault("repeated_spans", []).append(found)
         if kind == "dedup" and profiles["clusters"] is not None:
             extras["dedup"] = _clusters(profiles["clusters"])
         if kind == "filter":

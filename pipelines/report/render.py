@@ -465,9 +465,36 @@ def _ablation(data: dict) -> str:
     return "".join(out)
 
 
+def _repeated_spans(data: dict) -> str:
+    """Sub-document dedup: the most repeated spans it removed, each with its count of documents
+    and the first document holding it."""
+    out = []
+    for found in data.get("repeated_spans", []):
+        stage = next((s for s in data["stages"] if s["name"] == found["stage"]), {})
+        c = stage.get("counters", {})
+        out.append(f"<h3>{escape(found['stage'])}: repeated {escape(found['unit'])}</h3>")
+        out.append(
+            f"<p>{_n(c.get('spans_removed'))} {escape(found['unit'])} removed "
+            f"({_n(c.get('chars_removed'))} characters) from {_n(c.get('docs_with_spans_removed'))}"
+            f" documents: {_n(c.get('repeated_spans'))} distinct spans held by enough documents. "
+            "The most repeated:</p>"
+        )
+        out.append("<table><tr><th>documents</th><th>span</th><th>first held by</th></tr>")
+        for span in found["spans"]:
+            out.append(
+                f"<tr><td>{_n(span['docs'])}</td><td><pre class=doc>{escape(span['text'])}</pre>"
+                f"</td><td>{escape(span['first'])}</td></tr>"
+            )
+        out.append("</table>")
+    if not out:
+        return ""
+    return "<section id=spans><h2>Repeated spans</h2>" + "".join(out) + "</section>"
+
+
 def render(data: dict) -> str:
     title = f"corpus report: {data['pipeline']}"
-    body = _funnel(data) + _drops(data) + _ablation(data) + _distributions(data) + _facts(data)
+    body = _funnel(data) + _drops(data) + _repeated_spans(data) + _ablation(data)
+    body += _distributions(data) + _facts(data)
     embedded = escape(json.dumps({"pipeline": data["pipeline"], "stages": len(data["stages"])}))
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"

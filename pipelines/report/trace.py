@@ -17,6 +17,8 @@ from corpus.idfilter import part_may_hold
 from pipelines.profile import NOT_SCORES, excerpt
 from pipelines.report.collect import dataset_at
 
+REMOVED = "subdoc_removed"  # the spans dedup's lines and paragraphs modes removed, with counts
+
 
 def _candidates(ds: Dataset | None, doc_id: str) -> list[PartInfo]:
     """The parts of `ds` that may hold `doc_id`, by the id filter in each part's footer."""
@@ -42,7 +44,7 @@ def trace(run_dir: str | Path, doc_id: str) -> str:
     if not storage.is_file(record):
         raise CorpusError(f"{storage.show(run_dir)}: not a run folder (no _state/pipeline.json)")
     pipeline = json.loads(storage.read_text(record))
-    lines, found = [], False
+    lines, found, before = [], False, None  # before: its text as the stage got it
     for st in pipeline["stages"]:
         name, kind = st["name"], st["type"]
         folder = run_dir / name
@@ -59,7 +61,7 @@ def trace(run_dir: str | Path, doc_id: str) -> str:
             scores = {
                 k: (round(v, 4) if isinstance(v, float) else v)
                 for k, v in row.items()
-                if k not in NOT_SCORES and v is not None
+                if k not in NOT_SCORES and k != REMOVED and v is not None
             }
             decision = "kept" if kept else f"REJECTED: {row['reason']}"
             if rejected and row.get("error"):
@@ -67,6 +69,14 @@ def trace(run_dir: str | Path, doc_id: str) -> str:
             lines.append(f"[{name}] ({kind}) {decision}")
             if scores:
                 lines.append("    " + ", ".join(f"{k}={v}" for k, v in sorted(scores.items())))
+            source = row.get("text") if rejected else before
+            for cut in row.get(REMOVED) or []:  # a span sub-document dedup removed
+                span = (source or "")[cut["start"] : cut["end"]]
+                lines.append(
+                    f"    removed characters {cut['start']:,}..{cut['end']:,}, held by "
+                    f"{cut['docs']:,} documents: {excerpt(span)[:120]!r}"
+                )
+            before = row.get("text")
         if kind == "dedup":
             cluster = _find(dataset_at(folder / "clusters"), doc_id)
             if cluster:
