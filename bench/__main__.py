@@ -11,6 +11,7 @@ from bench import (
     scale,
     shards,
     storage,
+    subdoc,
     trainer,
 )
 
@@ -21,6 +22,7 @@ if __name__ == "__main__":
     posts_xml.main([])
     filters.main()
     dedup.main()
+    subdoc.main([])  # line and paragraph dedup: planted boilerplate, speed against exact
     shards.main([])
     trainer.main([])
     ablate.main([])  # the ablation's cost in training runs; decontamination's speed
