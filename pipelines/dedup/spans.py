@@ -37,6 +37,7 @@ from pipelines.dedup.shuffle import (
     ordinal_of,
     write_split,
 )
+from pipelines.dedup.tasks import merged_stats
 from pipelines.phases import (
     Dest,
     InputPart,
@@ -114,26 +115,13 @@ def drive(stage, driver, tasks) -> tuple[list[dict], dict]:
         show=True,
     )
     found = {k: v for r in final for k, v in r["stats"].pop("top_spans").items()}
-    stats = _stats(final, keyed + counted, n_part)
+    stats = merged_stats(final, keyed + counted)
+    stats.setdefault("counters", {})["partitions"] = n_part
     stats["top_spans"] = [
         {"text": found[f"{k1}:{k2}"]["text"], "docs": docs, "first": found[f"{k1}:{k2}"]["id"]}
         for k1, k2, docs, _ in top
     ]
     return final, stats
-
-
-def _stats(final: list[dict], records: list[dict], n_part: int) -> dict:
-    stats: dict = {"rejected": {}, "counters": {"partitions": n_part}}
-    for r in final:
-        for key in ("docs_in", "bytes_in", "docs_out", "bytes_out", "docs_rejected"):
-            stats[key] = stats.get(key, 0) + r["stats"].get(key, 0)
-        for reason, n in r["stats"].get("rejected", {}).items():
-            stats["rejected"][reason] = stats["rejected"].get(reason, 0) + n
-    stats["task_s"] = sum(r["stats"]["task_s"] for r in final + records)
-    for r in final + records:
-        for name, n in r["stats"].get("counters", {}).items():
-            stats["counters"][name] = stats["counters"].get(name, 0) + n
-    return stats
 
 
 # the tasks -----------------------------------------------------------------------------------
@@ -221,6 +209,7 @@ def count_spans(p: DedupParams, task: SpanCount, out) -> dict:
 
 def decide_spans(p: DedupParams, task: SpanDecide, out) -> dict:
     table = read_part_file(task.part.path, task.part.sha256)
+    bytes_in = text_bytes(table)
     texts = table.column("text").to_pylist()
     n = len(texts)
     spans = read_files(task.spans)
@@ -299,7 +288,7 @@ def decide_spans(p: DedupParams, task: SpanDecide, out) -> dict:
     touched = sum(1 for k in n_spans if k)
     return {
         "docs_in": n,
-        "bytes_in": sum(len(t.encode("utf-8")) for t in texts),
+        "bytes_in": bytes_in,
         "docs_out": result.kept.num_rows,
         "bytes_out": text_bytes(result.kept),
         "docs_rejected": rejected.num_rows,

@@ -37,7 +37,7 @@ from pipelines.dedup.payloads import (
     VerifyPairs,
 )
 from pipelines.dedup.shuffle import PAIRS, PART, PARTITION, SIGS
-from pipelines.dedup.tasks import TASKS, count
+from pipelines.dedup.tasks import TASKS, count, merged_stats
 from pipelines.phases import Dest, files_by_dest, input_parts, shuffled
 from pipelines.stages import GlobalStage
 
@@ -193,16 +193,7 @@ class Dedup(GlobalStage):
         return final, stats
 
     def _stats(self, final, records, rounds, n_part) -> dict:
-        stats: dict = {"rejected": {}}
-        for r in final:
-            for key in ("docs_in", "bytes_in", "docs_out", "bytes_out", "docs_rejected"):
-                stats[key] = stats.get(key, 0) + r["stats"].get(key, 0)
-            for reason, n in r["stats"].get("rejected", {}).items():
-                stats["rejected"][reason] = stats["rejected"].get(reason, 0) + n
-        stats["task_s"] = sum(r["stats"]["task_s"] for r in final + records)
-        for r in records:
-            for name, n in r["stats"].get("counters", {}).items():
-                count(stats, name, n)
+        stats = merged_stats(final, records)
         counters = stats.setdefault("counters", {})
         largest = max((r["stats"].get("largest_cluster", 0) for r in records), default=0)
         counters["largest_cluster"] = max(largest, 1 if stats.get("docs_in") else 0)

@@ -59,6 +59,22 @@ def count(stats: dict, key: str, value: int) -> None:
     counters[key] = counters.get(key, 0) + int(value)
 
 
+def merged_stats(final: list[dict], others: list[dict]) -> dict:
+    """A stage's stats from its `final` records (documents in, out and rejected, by reason) and
+    every record's task time and counters."""
+    stats: dict = {"rejected": {}}
+    for r in final:
+        for key in ("docs_in", "bytes_in", "docs_out", "bytes_out", "docs_rejected"):
+            stats[key] = stats.get(key, 0) + r["stats"].get(key, 0)
+        for reason, n in r["stats"].get("rejected", {}).items():
+            stats["rejected"][reason] = stats["rejected"].get(reason, 0) + n
+    stats["task_s"] = sum(r["stats"]["task_s"] for r in final + others)
+    for r in final + others:
+        for name, n in r["stats"].get("counters", {}).items():
+            count(stats, name, n)
+    return stats
+
+
 def hash_ids(p: DedupParams, task: HashIds, out) -> dict:
     ids = read_part_file(task.part.path, task.part.sha256, ["id"]).column("id").to_pylist()
     keys = np.array([bytes_key(i.encode("utf-8")) for i in ids], dtype=np.uint64)
