@@ -151,6 +151,13 @@ def test_same_bytes_whatever_the_executor_workers_and_partitions(tmp_path, ray_s
         dedup(tmp_path / "in", tmp_path / name, executor, mode="lines", partitions=partitions)
         results.append({k: v for k, v in snapshot(tmp_path / name).items()})
     assert results[0] and all(r == results[0] for r in results[1:])
+    # parted otherwise on input, the same documents come out, in the same order, the same
+    write_dataset(tmp_path / "in-17", planted_documents(), part_rows=17)
+    dedup(tmp_path / "in-17", tmp_path / "parts-17", mode="lines", partitions=2)
+    for split_ in ("kept", "rejected"):
+        a = Dataset(tmp_path / "local-1" / split_).read_all()
+        b = Dataset(tmp_path / "parts-17" / split_).read_all()
+        assert a.num_rows and a.equals(b)
 
 
 @pytest.mark.shared_data
@@ -204,6 +211,8 @@ def test_the_report_lists_the_repeated_spans_and_trace_shows_what_went(tmp_path)
     section = page[page.index("<section id=spans>") :]
     section = section[: section.index("</section>")]
     assert "repeated lines" in section
+    assert "(counted like any other): 3." in section  # the planted 120,000-character lines
+    assert "Empty documents: 1;" in section
     rows = section.split("<tr>")[2:]  # the spans, most repeated first
     assert "<td>85</td>" in rows[0] and "We use cookies" in rows[0] and docs[0]["id"] in rows[0]
     traced = run_corpus("trace", run, docs[0]["id"])

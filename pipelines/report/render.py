@@ -477,7 +477,10 @@ def _repeated_spans(data: dict) -> str:
             f"<p>{_n(c.get('spans_removed'))} {escape(found['unit'])} removed "
             f"({_n(c.get('chars_removed'))} characters) from {_n(c.get('docs_with_spans_removed'))}"
             f" documents: {_n(c.get('repeated_spans'))} distinct spans held by enough documents. "
-            "The most repeated:</p>"
+            f"Of {_n(c.get('spans'))} spans read, {_n(c.get('keyed_spans'))} were long enough to "
+            f"count. Empty documents: {_n(c.get('empty_docs'))}; documents of one span: "
+            f"{_n(c.get('one_span_docs'))}; spans of 100,000 characters or more (counted like "
+            f"any other): {_n(c.get('long_spans'))}. The most repeated:</p>"
         )
         out.append("<table><tr><th>documents</th><th>span</th><th>first held by</th></tr>")
         for span in found["spans"]:
