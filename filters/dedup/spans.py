@@ -15,6 +15,7 @@ Removing spans keeps the rest as it was: each kept span with the separator that 
 from __future__ import annotations
 
 import re
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,7 +57,9 @@ def split(text: str, unit: str) -> tuple[list[str], list[str]]:
 
 def keys(texts: list[str], unit: str, min_chars: int) -> Spans:
     """Every span of every text, with its key."""
-    doc, index, k1, k2, keyed, long = [], [], [], [], [], 0
+    # typed arrays, not lists: a part's spans are 8 bytes a column each, not a Python int
+    doc, index, k1, k2, long = array("q"), array("i"), array("Q"), array("Q"), 0
+    keyed = bytearray()
     for d, text in enumerate(texts):
         spans, _ = split(text, unit)
         for i, span in enumerate(spans):
@@ -69,17 +72,17 @@ def keys(texts: list[str], unit: str, min_chars: int) -> Spans:
                 a, b = bytes_key(normalized.encode("utf-8"))
                 k1.append(a)
                 k2.append(b)
-                keyed.append(True)
+                keyed.append(1)
             else:
                 k1.append(0)
                 k2.append(0)
-                keyed.append(False)
+                keyed.append(0)
     return Spans(
-        np.array(doc, dtype=np.int64),
-        np.array(index, dtype=np.int32),
-        np.array(k1, dtype=np.uint64),
-        np.array(k2, dtype=np.uint64),
-        np.array(keyed, dtype=bool),
+        np.frombuffer(doc, dtype=np.int64),
+        np.frombuffer(index, dtype=np.int32),
+        np.frombuffer(k1, dtype=np.uint64),
+        np.frombuffer(k2, dtype=np.uint64),
+        np.frombuffer(keyed, dtype=bool),
         long,
     )
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpus import storage
 from corpus.dataset import read_part_file
@@ -86,7 +87,10 @@ class SpanDecide:
 def drive(stage, driver, tasks) -> tuple[list[dict], dict]:
     p: DedupParams = stage.params
     total = sum(storage.parquet_metadata(t.input_path).num_rows for t in tasks)
-    n_part = p.partitions or min(256, max(1, math.ceil(total / DOCS_PER_PARTITION)))
+    workers = getattr(driver.executor, "workers", 1)  # at least two tasks per worker
+    n_part = p.partitions or min(
+        256, max(math.ceil(total / DOCS_PER_PARTITION), 2 * workers if workers > 1 else 1)
+    )
     parts = list(enumerate(input_parts(tasks)))
     run = driver.run_payloads
     keyed = run("spans", [SpanPart(part, o, n_part) for o, part in parts], show=True)
@@ -207,72 +211,102 @@ def count_spans(p: DedupParams, task: SpanCount, out) -> dict:
     }
 
 
+def removed_spans(spans: pa.Table | None, removals: pa.Table | None) -> pa.Table:
+    """The spans of a part to remove: (row, span, docs), by row and span. A removal names a
+    document's key; every span of that document with the key goes (a line repeated inside one
+    document is removed each time)."""
+    if spans is None or removals is None:
+        return pa.table(
+            {"row": pa.array([], pa.int64()), "span": pa.array([], pa.int32()), "docs": []},
+            schema=pa.schema([("row", pa.int64()), ("span", pa.int32()), ("docs", pa.int64())]),
+        )
+    wanted = pa.table(
+        {
+            "row": pa.array(removals.column("gid").to_numpy() & ROW_MASK, pa.int64()),
+            "k1": removals.column("k1"),
+            "k2": removals.column("k2"),
+            "docs": removals.column("docs"),
+        }
+    )
+    hits = spans.join(wanted, keys=["row", "k1", "k2"], join_type="inner")
+    return hits.select(["row", "span", "docs"]).sort_by(
+        [("row", "ascending"), ("span", "ascending")]
+    )
+
+
+def first_spans(spans: pa.Table | None, top: list[list[str]]) -> dict[tuple[int, int], tuple]:
+    """Where each of the `top` keys is first found in the part: key -> (row, span)."""
+    if spans is None or not top:
+        return {}
+    wanted = {(int(a), int(b)) for a, b in top}
+    k1 = spans.column("k1")
+    some = spans.filter(pc.is_in(k1, pa.array([a for a, _ in wanted], pa.uint64())))
+    where: dict[tuple[int, int], tuple[int, int]] = {}
+    columns = [some.column(c).to_pylist() for c in ("row", "span", "k1", "k2")]
+    for r, i, a, b in zip(*columns, strict=True):
+        if (a, b) in wanted and (a, b) not in where:  # the table is in document order
+            where[a, b] = (r, i)
+    return where
+
+
 def decide_spans(p: DedupParams, task: SpanDecide, out) -> dict:
     table = read_part_file(task.part.path, task.part.sha256)
     bytes_in = text_bytes(table)
     texts = table.column("text").to_pylist()
     n = len(texts)
     spans = read_files(task.spans)
-    removals = read_files(task.removals)
-    docs_of: dict[tuple[int, int, int], int] = {}  # (row, k1, k2) -> documents holding the span
-    if removals is not None:
-        rows = (removals.column("gid").to_numpy() & ROW_MASK).tolist()
-        for r, a, b, d in zip(
-            rows,
-            removals.column("k1").to_pylist(),
-            removals.column("k2").to_pylist(),
-            removals.column("docs").to_pylist(),
-            strict=True,
-        ):
-            docs_of[r, a, b] = d
-    drop: dict[int, dict[int, int]] = {}  # row -> {span: documents}
-    where: dict[tuple[int, int], tuple[int, int]] = {}  # (k1, k2) of a top span -> (row, span)
-    wanted = {(int(a), int(b)) for a, b in task.top}
-    if spans is not None:
-        for r, i, a, b in zip(
-            spans.column("row").to_pylist(),
-            spans.column("span").to_pylist(),
-            spans.column("k1").to_pylist(),
-            spans.column("k2").to_pylist(),
-            strict=True,
-        ):
-            d = docs_of.get((r, a, b))
-            if d is not None:
-                drop.setdefault(r, {})[i] = d
-            if (a, b) in wanted and (a, b) not in where:
-                where[a, b] = (r, i)
-    new_texts, n_spans, n_chars, removed, reasons, errors = [], [], [], [], [], []
+    hits = removed_spans(spans, read_files(task.removals))
+    hit_span = hits.column("span").to_numpy()
+    hit_docs = hits.column("docs").to_numpy()
+    bounds = np.searchsorted(hits.column("row").to_numpy(), np.arange(n + 1)).tolist()
+    new_texts, n_spans, n_chars, reasons, errors = [], [], [], [], []
+    cut_start: list[int] = []
+    cut_end: list[int] = []
     for r, text in enumerate(texts):
-        gone = drop.get(r, {})
-        new, cut = span_rules.remove(text, p.mode, set(gone))
+        lo, hi = bounds[r], bounds[r + 1]
+        if lo == hi:
+            new_texts.append(text)
+            n_spans.append(0)
+            n_chars.append(0)
+            reasons.append(None)
+            continue
+        new, cut = span_rules.remove(text, p.mode, set(hit_span[lo:hi].tolist()))
         new_texts.append(new)
         n_spans.append(len(cut))
         n_chars.append(len(text) - len(new))
-        removed.append(
-            [
-                {"start": s, "end": e, "docs": gone[i]}
-                for (s, e), i in zip(cut, sorted(gone), strict=True)
-            ]
-        )
-        short = bool(cut) and len(new.strip()) < p.min_left_chars
+        cut_start.extend(s for s, _ in cut)
+        cut_end.extend(e for _, e in cut)
+        short = len(new.strip()) < p.min_left_chars
         reasons.append("subdoc_too_short" if short else None)
         if short:
             errors.append(
                 f"{len(cut)} {p.mode} removed ({len(text) - len(new):,} characters), each held "
-                f"by {min(gone.values()):,} or more documents; {len(new.strip()):,} characters "
-                f"left, under min_left_chars {p.min_left_chars}"
+                f"by {int(hit_docs[lo:hi].min()):,} or more documents; {len(new.strip()):,} "
+                f"characters left, under min_left_chars {p.min_left_chars}"
             )
+    removed = pa.ListArray.from_arrays(
+        pa.array(np.concatenate([[0], np.cumsum(n_spans, dtype=np.int64)]), pa.int32()),
+        pa.StructArray.from_arrays(
+            [
+                pa.array(cut_start, pa.int64()),
+                pa.array(cut_end, pa.int64()),
+                pa.array(hit_docs, pa.int64()),
+            ],
+            fields=list(REMOVED_TYPE.value_type),
+        ),
+    )
     ids = table.column("id").to_pylist()
     top_spans = {}
-    for (a, b), (r, i) in where.items():
+    for (a, b), (r, i) in first_spans(spans, task.top).items():
         text = span_rules.split(texts[r], p.mode)[0][i].strip()
         top_spans[f"{a}:{b}"] = {"text": text[:500], "id": ids[r]}
     table = table.set_column(
         table.schema.get_field_index("text"), "text", pa.array(new_texts, pa.large_string())
     )
+    del new_texts
     table = table.append_column("subdoc_spans_removed", pa.array(n_spans, pa.int32()))
     table = table.append_column("subdoc_chars_removed", pa.array(n_chars, pa.int64()))
-    table = table.append_column("subdoc_removed", pa.array(removed, REMOVED_TYPE))
+    table = table.append_column("subdoc_removed", removed)
     result = decide(table, reasons)
     rejected = result.rejected
     if rejected.num_rows:  # the rejected document as it came in, with what would have gone
@@ -295,7 +329,7 @@ def decide_spans(p: DedupParams, task: SpanDecide, out) -> dict:
         "rejected": {"subdoc_too_short": rejected.num_rows} if rejected.num_rows else {},
         "counters": {
             "docs_with_spans_removed": touched,
-            "spans_removed": sum(n_spans),
+            "spans_removed": len(hit_docs),
             "chars_removed": sum(n_chars),
         },
         "top_spans": top_spans,
