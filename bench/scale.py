@@ -15,6 +15,7 @@ worker peak flat.
 
     python -m bench.scale                  # 50k and 400k documents
     python -m bench.scale --docs 400000 3200000
+    python -m bench.scale --pipeline lines --docs 400000 1600000
 """
 
 from __future__ import annotations
@@ -55,6 +56,23 @@ stages:
     tokenizer: tokenizer
     shard_tokens: 50000000
 """
+# line dedup (`--pipeline lines`): the same inputs, import -> dedup --mode lines. The documents are
+# drawn from one pool of real paragraphs, so most of their lines are held by many documents and
+# removed: the worst case for the removals the shuffle carries back to each part
+LINES_CONFIG = """
+name: scale-lines
+stages:
+  - stage: import_jsonl
+    name: import
+    paths: ["{inputs}/*.jsonl.zst"]
+  - stage: dedup
+    name: lines
+    mode: lines
+"""
+PIPELINES = {
+    "full": (CONFIG, ["import", "quality", "dedup", "tokenizer", "shards", "report"]),
+    "lines": (LINES_CONFIG, ["import", "lines", "report"]),
+}
 
 
 def write_inputs(folder: Path, n: int, seed: int = 0) -> int:
@@ -145,14 +163,14 @@ class Watch(threading.Thread):
             time.sleep(0.05)
 
 
-def run_once(n: int, workdir: Path) -> dict:
+def run_once(n: int, workdir: Path, pipeline: str = "full") -> dict:
     inputs = workdir / f"in-{n}"
     if not inputs.exists():
         write_inputs(inputs, n)
-    config = workdir / f"scale-{n}.yaml"
-    config.write_text(CONFIG.format(inputs=inputs))
-    stages = ["import", "quality", "dedup", "tokenizer", "shards", "report"]
-    run_dir = workdir / f"run-{n}"
+    template, stages = PIPELINES[pipeline]
+    config = workdir / f"scale-{pipeline}-{n}.yaml"
+    config.write_text(template.format(inputs=inputs))
+    run_dir = workdir / f"run-{pipeline}-{n}"
     cmd = [sys.executable, "-m", "pipelines.cli", "run", str(config), "--run-dir", str(run_dir)]
     cmd += ["--executor", "ray", "--workers", "2"]
     start = time.perf_counter()
@@ -178,6 +196,7 @@ def run_once(n: int, workdir: Path) -> dict:
         for st in report["stages"]
         if st.get("peak_task_rss_mb_by_phase")
     }
+    lines = next((st for st in report["stages"] if st["name"] == "lines"), None)
     rerun_start = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
     rerun = time.perf_counter() - rerun_start
@@ -190,6 +209,7 @@ def run_once(n: int, workdir: Path) -> dict:
         "rerun_s": rerun,
         "task_peak": task_peak,
         "phase_peak": phase_peak,
+        "lines": lines,
     }
 
 
@@ -197,13 +217,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.scale")
     parser.add_argument("--docs", type=int, nargs="+", default=[50_000, 400_000])
     parser.add_argument("--keep", metavar="DIR", help="work here and keep the runs")
+    parser.add_argument(
+        "--pipeline",
+        choices=sorted(PIPELINES),
+        default="full",
+        help="full: the pipeline above; lines: import and line dedup alone",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.keep or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         results = []
         for n in args.docs:
-            r = run_once(n, workdir)
+            r = run_once(n, workdir, args.pipeline)
             results.append(r)
             mb = r["driver_peak"] / 1e6
             print(
@@ -220,6 +246,14 @@ def main(argv: list[str] | None = None) -> None:
             )
             for stage, phases in r["phase_peak"].items():
                 print(f"      {stage}: " + ", ".join(f"{p} {v}" for p, v in phases.items()))
+            if r["lines"]:
+                c = r["lines"]["counters"]
+                print(
+                    f"    lines: {c['spans']:,} read, {c['spans_removed']:,} removed "
+                    f"({c['spans_removed'] / max(1, c['spans']):.0%}), {c['repeated_spans']:,} "
+                    f"distinct repeated, {c['partitions']} partitions; documents "
+                    f"{r['lines']['docs_in']:,} in, {r['lines']['docs_out']:,} kept"
+                )
     first, last = results[0], results[-1]
     if len(results) > 1:
         print(
