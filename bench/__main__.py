@@ -28,3 +28,4 @@ if __name__ == "__main__":
     ablate.main([])  # the ablation's cost in training runs; decontamination's speed
     storage.main([])  # the same pipeline on an S3 server and on local disk
     scale.main(["--docs", "50000", "400000", "3200000"])  # about 50 minutes on 2 cores
+    scale.main(["--pipeline", "lines", "--docs", "400000", "3200000"])  # about 10 minutes
