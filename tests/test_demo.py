@@ -32,8 +32,8 @@ def test_demo_runs_end_to_end_and_says_where_the_report_is(demo_run):
     report = json.loads((run / "report/report.json").read_text())
     names = [s["name"] for s in report["stages"]]
     assert names == [
-        "crawl", *SOURCES, "filter", "quality", "dedup", "export", "tokenizer", "shards", "train",
-        "ablate",
+        "crawl", *SOURCES, "filter", "quality", "dedup", "lines", "export", "tokenizer", "shards",
+        "train", "ablate",
     ]  # fmt: skip
     stages = {s["name"]: s for s in report["stages"]}
 
@@ -85,10 +85,20 @@ def test_demo_runs_end_to_end_and_says_where_the_report_is(demo_run):
         kept = [m for m in members if m["kept"]]
         assert len(kept) == 1 and "/print/" not in url[kept[0]["id"]]  # the longer original
 
+    # line dedup: the forums' stock answer, in every thread, is removed with its count
+    stock = "Also try it in the interactive interpreter and read the error messages"
+    before = {r["id"]: r["text"] for r in _rows(run, "dedup")}
+    threads = [r for r in _rows(run, "lines") if r["source"] == "forum"]
+    assert threads and all(stock in before[r["id"]] and stock not in r["text"] for r in threads)
+    for r in threads:
+        (cut,) = [c for c in r["subdoc_removed"] if stock in before[r["id"]][c["start"] : c["end"]]]
+        assert cut["docs"] == len(threads)
+    assert stages["lines"]["counters"]["spans_removed"] >= len(threads)
+
     exported = run / "export/documents.jsonl.zst"
     data = zstandard.ZstdDecompressor().decompressobj().decompress(exported.read_bytes())
     docs = [json.loads(line) for line in data.decode().splitlines()]
-    assert len(docs) == stages["dedup"]["docs_out"]
+    assert len(docs) == stages["lines"]["docs_out"]
     assert {d["source"] for d in docs} == {"web", "article", "book", "forum", "social"}
 
     shards = json.loads((run / "shards/shards.json").read_text())
@@ -120,7 +130,7 @@ def test_demo_runs_end_to_end_and_says_where_the_report_is(demo_run):
     results = json.loads((run / "ablate/results.json").read_text())
     arms = {a["name"]: a for a in results["arms"]}
     assert arms["raw"]["docs"] == stages["filter"]["docs_in"]  # every extracted document
-    assert arms["dedup"]["docs"] == stages["dedup"]["docs_out"]
+    assert arms["dedup"]["docs"] == stages["lines"]["docs_out"]
     assert arms["dedup"]["repeat"] > arms["raw"]["repeat"]  # fewer tokens, repeated more
     assert [(r["arm"], r["seed"]) for r in results["runs"]] == [
         ("raw", 0), ("raw", 1), ("dedup", 0), ("dedup", 1)
@@ -141,7 +151,7 @@ def test_demo_run_again_resumes_at_once(demo_run):
     summaries = [
         line for line in proc.stderr.splitlines() if re.match(r"\[[a-z]+\] \d+ parts", line)
     ]
-    assert len(summaries) == 14
+    assert len(summaries) == 15
     for line in summaries:
         done = re.match(r"\[[a-z]+\] (\d+) parts \((\d+) reused\)", line)
         assert done and done[1] == done[2], line  # every stage reused whole

@@ -98,7 +98,7 @@ def test_trace_follows_a_dropped_and_a_kept_document(demo):
     tokens = open_shard(demo / "shards" / placed["shard"])
     start = placed["offset"]
     piece = tokens[start : start + placed["tokens"]].tolist()
-    text = {r["id"]: r["text"] for r in Dataset(demo / "dedup" / "kept").read_all().to_pylist()}
+    text = {r["id"]: r["text"] for r in Dataset(demo / "lines" / "kept").read_all().to_pylist()}
     assert piece[0] == eot
     assert text[placed["id"]].startswith(tok.decode(piece[1:], skip_special_tokens=False))
 
