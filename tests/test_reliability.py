@@ -280,7 +280,7 @@ def assert_accounted(run: Path) -> None:
     report = json.loads((run / "report" / "report.json").read_text())
     stages = {s["name"]: s for s in report["stages"]}
     sources = ("web", "articles", "books", "forums", "social")
-    for name in (*sources, "filter", "quality", "dedup"):
+    for name in (*sources, "filter", "quality", "dedup", "lines"):
         s = stages[name]
         kept = Dataset(run / name / "kept").num_rows
         rejected_ds = run / name / "rejected"
@@ -291,9 +291,10 @@ def assert_accounted(run: Path) -> None:
     assert stages["filter"]["docs_in"] == sum(stages[s]["docs_out"] for s in sources)
     assert stages["quality"]["docs_in"] == stages["filter"]["docs_out"]
     assert stages["dedup"]["docs_in"] == stages["quality"]["docs_out"]
+    assert stages["lines"]["docs_in"] == stages["dedup"]["docs_out"]
     shards = json.loads((run / "shards" / "shards.json").read_text())
     placed = shards["splits"]["train"]["docs"] + shards["splits"]["val"]["docs"]
-    assert placed == stages["dedup"]["docs_out"]  # weights 1: every document once
+    assert placed == stages["lines"]["docs_out"]  # weights 1: every document once
 
 
 def test_every_document_is_accounted_for_in_the_demo_run(demo_run):

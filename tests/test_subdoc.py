@@ -146,11 +146,15 @@ def test_same_bytes_whatever_the_executor_workers_and_partitions(tmp_path, ray_s
         ("local-7", LocalExecutor(), 7),
         ("ray-2w-3", RayExecutor(workers=2), 3),
     ]
-    results = []
+    results, tops = [], []
     for name, executor, partitions in runs:
-        dedup(tmp_path / "in", tmp_path / name, executor, mode="lines", partitions=partitions)
+        outcome, _, _ = dedup(
+            tmp_path / "in", tmp_path / name, executor, mode="lines", partitions=partitions
+        )
         results.append({k: v for k, v in snapshot(tmp_path / name).items()})
+        tops.append(outcome.stats["top_spans"])
     assert results[0] and all(r == results[0] for r in results[1:])
+    assert tops[0] and all(t == tops[0] for t in tops[1:])  # the report's spans too
     # parted otherwise on input, the same documents come out, in the same order, the same
     write_dataset(tmp_path / "in-17", planted_documents(), part_rows=17)
     dedup(tmp_path / "in-17", tmp_path / "parts-17", mode="lines", partitions=2)
@@ -158,6 +162,35 @@ def test_same_bytes_whatever_the_executor_workers_and_partitions(tmp_path, ray_s
         a = Dataset(tmp_path / "local-1" / split_).read_all()
         b = Dataset(tmp_path / "parts-17" / split_).read_all()
         assert a.num_rows and a.equals(b)
+
+
+def test_the_most_repeated_spans_are_the_same_whatever_the_partitions(tmp_path):
+    # 40 lines, each in 3 documents: all tie, and the report keeps 25 of them, the same 25
+    docs = [
+        {
+            "id": f"d{i:02}",
+            "text": "\n".join(
+                [f"The body of document {i}, found in this document and no other one."]
+                + [
+                    f"Repeated line number {j} of the tie test"
+                    for j in range(40)
+                    if i - 2 <= j <= i
+                ]
+            ),
+            "source": "web",
+        }
+        for i in range(42)
+    ]
+    write_dataset(tmp_path / "in", docs, part_rows=10)
+    tops = []
+    for partitions in (1, 5, 8):
+        outcome, kept, _ = dedup(
+            tmp_path / "in", tmp_path / f"p{partitions}", mode="lines", partitions=partitions
+        )
+        assert outcome.stats["counters"]["repeated_spans"] == 40
+        tops.append(outcome.stats["top_spans"])
+    assert len(tops[0]) == 25 and all(t["docs"] == 3 for t in tops[0])
+    assert tops[1] == tops[0] and tops[2] == tops[0]
 
 
 @pytest.mark.shared_data

@@ -79,7 +79,7 @@ def keys(texts: list[str], unit: str, min_chars: int) -> Spans:
                 keyed.append(0)
     return Spans(
         np.frombuffer(doc, dtype=np.int64),
-        np.frombuffer(index, dtype=np.int32),
+        np.frombuffer(index, dtype=np.intc).astype(np.int32, copy=False),
         np.frombuffer(k1, dtype=np.uint64),
         np.frombuffer(k2, dtype=np.uint64),
         np.frombuffer(keyed, dtype=bool),

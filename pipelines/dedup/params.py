@@ -24,8 +24,8 @@ class DedupParams:
     seed: int = 1  # of the MinHash permutations
     keep: Literal["longest", "first", "quality"] = "longest"  # each cluster's representative
     quality_column: str = "quality_score"  # keep: quality keeps the highest value here
-    partitions: int | None = None  # shuffle partitions; default one per 100,000 documents and
-    # at least two per worker
+    partitions: int | None = None  # shuffle partitions; default one per 100,000 documents (per
+    # 20,000 in modes lines and paragraphs), at least two per worker, at most 256
     index: str | None = None  # a folder of earlier runs' keys: dedup against them, add this run
     # modes lines and paragraphs:
     min_docs: int = 3  # a span held by this many documents or more is removed from them

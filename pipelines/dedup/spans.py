@@ -96,8 +96,10 @@ def drive(stage, driver, tasks) -> tuple[list[dict], dict]:
     keyed = run("spans", [SpanPart(part, o, n_part) for o, part in parts], show=True)
     key_files = files_by_dest(keyed)
     counted = run("count", [SpanCount(shuffled(key_files, PARTITION, j)) for j in range(n_part)])
+    # ties broken by the key as a number, as each partition broke them: the same 25 whatever
+    # the partitions
     top = sorted(
-        (t for r in counted for t in r["stats"]["top"]), key=lambda t: (-t[2], t[0], t[1])
+        (t for r in counted for t in r["stats"]["top"]), key=lambda t: (-t[2], int(t[0]), int(t[1]))
     )[:TOP]
     top_of: dict[int, list[list[str]]] = {}
     for k1, k2, _, first in top:
@@ -216,10 +218,9 @@ def removed_spans(spans: pa.Table | None, removals: pa.Table | None) -> pa.Table
     document's key; every span of that document with the key goes (a line repeated inside one
     document is removed each time)."""
     if spans is None or removals is None:
-        return pa.table(
-            {"row": pa.array([], pa.int64()), "span": pa.array([], pa.int32()), "docs": []},
-            schema=pa.schema([("row", pa.int64()), ("span", pa.int32()), ("docs", pa.int64())]),
-        )
+        return pa.schema(
+            [("row", pa.int64()), ("span", pa.int32()), ("docs", pa.int64())]
+        ).empty_table()
     wanted = pa.table(
         {
             "row": pa.array(removals.column("gid").to_numpy() & ROW_MASK, pa.int64()),
@@ -234,7 +235,9 @@ def removed_spans(spans: pa.Table | None, removals: pa.Table | None) -> pa.Table
     )
 
 
-def first_spans(spans: pa.Table | None, top: list[list[str]]) -> dict[tuple[int, int], tuple]:
+def first_spans(
+    spans: pa.Table | None, top: list[list[str]]
+) -> dict[tuple[int, int], tuple[int, int]]:
     """Where each of the `top` keys is first found in the part: key -> (row, span)."""
     if spans is None or not top:
         return {}
@@ -271,6 +274,8 @@ def decide_spans(p: DedupParams, task: SpanDecide, out) -> dict:
             reasons.append(None)
             continue
         new, cut = span_rules.remove(text, p.mode, set(hit_span[lo:hi].tolist()))
+        if len(cut) != hi - lo:  # a removal names a span the document does not have
+            raise RuntimeError(f"row {r}: {hi - lo} spans to remove, {len(cut)} found")
         new_texts.append(new)
         n_spans.append(len(cut))
         n_chars.append(len(text) - len(new))
