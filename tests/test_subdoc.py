@@ -184,7 +184,7 @@ def test_the_most_repeated_spans_are_the_same_whatever_the_partitions(tmp_path):
     write_dataset(tmp_path / "in", docs, part_rows=10)
     tops = []
     for partitions in (1, 5, 8):
-        outcome, kept, _ = dedup(
+        outcome, _, _ = dedup(
             tmp_path / "in", tmp_path / f"p{partitions}", mode="lines", partitions=partitions
         )
         assert outcome.stats["counters"]["repeated_spans"] == 40

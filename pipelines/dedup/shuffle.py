@@ -7,6 +7,8 @@ choice depends on the input alone, never on the executor or the number of worker
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyarrow as pa
 
@@ -14,6 +16,7 @@ from filters.dedup.lsh import mix64
 from pipelines.phases import read_files
 
 ORD_SHIFT = 32
+MAX_PARTITIONS = 256  # the default's ceiling: each shuffle task writes a row group per partition
 ROW_MASK = np.int64((1 << ORD_SHIFT) - 1)
 
 # the numbered destinations of a shuffle (the str of Dest(PARTITION, 3) is "p3")
@@ -22,6 +25,14 @@ PART = "o"  # an input part, by ordinal
 SIGS = "s"  # a partition's signatures, for verification
 PAIRS = "v"  # a partition's candidate pairs, on their way to their signatures
 SIG_GROUP_ROWS = 1 << 15  # rows of a row group of pairs with a signature each (~16 MB)
+
+
+def partition_count(driver, total: int, per_partition: int) -> int:
+    """The shuffle partitions when none are given: one per `per_partition` rows and at least two
+    per worker, at most MAX_PARTITIONS. The output does not depend on it (tests check)."""
+    workers = getattr(driver.executor, "workers", 1)
+    least = 2 * workers if workers > 1 else 1
+    return min(MAX_PARTITIONS, max(math.ceil(total / per_partition), least))
 
 
 def gid_of(ordinal: int, row: np.ndarray) -> np.ndarray:

@@ -16,7 +16,6 @@ span, and the output, depend on the input alone: not on the executor, workers or
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +35,7 @@ from pipelines.dedup.shuffle import (
     gid_of,
     key_partition,
     ordinal_of,
+    partition_count,
     write_split,
 )
 from pipelines.dedup.tasks import merged_stats
@@ -87,10 +87,7 @@ class SpanDecide:
 def drive(stage, driver, tasks) -> tuple[list[dict], dict]:
     p: DedupParams = stage.params
     total = sum(storage.parquet_metadata(t.input_path).num_rows for t in tasks)
-    workers = getattr(driver.executor, "workers", 1)  # at least two tasks per worker
-    n_part = p.partitions or min(
-        256, max(math.ceil(total / DOCS_PER_PARTITION), 2 * workers if workers > 1 else 1)
-    )
+    n_part = p.partitions or partition_count(driver, total, DOCS_PER_PARTITION)
     parts = list(enumerate(input_parts(tasks)))
     run = driver.run_payloads
     keyed = run("spans", [SpanPart(part, o, n_part) for o, part in parts], show=True)

@@ -18,8 +18,6 @@ own (`pipelines/dedup/spans.py`).
 
 from __future__ import annotations
 
-import math
-
 from corpus import storage
 from corpus.errors import CorpusError
 from filters.dedup.spans import UNITS
@@ -36,7 +34,7 @@ from pipelines.dedup.payloads import (
     Repartition,
     VerifyPairs,
 )
-from pipelines.dedup.shuffle import PAIRS, PART, PARTITION, SIGS
+from pipelines.dedup.shuffle import PAIRS, PART, PARTITION, SIGS, partition_count
 from pipelines.dedup.tasks import TASKS, count, merged_stats
 from pipelines.phases import Dest, files_by_dest, input_parts, shuffled
 from pipelines.stages import GlobalStage
@@ -73,12 +71,7 @@ class Dedup(GlobalStage):
                         "which these documents lack; run a filter stage with a quality "
                         "classifier first, or set quality_column"
                     )
-        # the clusters do not depend on the number of partitions (a test checks), so it may
-        # follow the executor: at least two tasks per worker in every shuffle phase
-        workers = getattr(driver.executor, "workers", 1)
-        n_part = p.partitions or min(
-            256, max(math.ceil(total / ROWS_PER_PARTITION), 2 * workers if workers > 1 else 1)
-        )
+        n_part = p.partitions or partition_count(driver, total, ROWS_PER_PARTITION)
         index = DedupIndex(p.index, p) if p.index else None
         earlier = [
             {"dir": seg["dir"], **part}
